@@ -19,8 +19,10 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate to ``revision``; PostGIS is created first (needs rights to CREATE EXTENSION once)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Migrate to ``revision``; PostGIS is created first (needs rights to CREATE EXTENSION once).
+
+    "heads": features may add independent migration branches off the foundation revision."""
     with engine.begin() as conn:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         cfg = alembic_config()
@@ -29,7 +31,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current(engine: Engine) -> str | None:
+    """The applied revision(s), comma-separated when several branches are applied."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) or None

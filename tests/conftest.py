@@ -25,7 +25,8 @@ from gis import migrate
 from gis.db import LocalCluster, make_engine, normalise_url
 from gis.settings import PROJECT_ROOT, Settings
 
-TEST_DB = "wangge_test"
+# One database per test process, so that several test runs can share the test cluster.
+TEST_DB = f"wangge_test_{os.getpid()}"
 
 
 def _fresh_database(url: str) -> str:
@@ -54,12 +55,21 @@ def database_url() -> str:
     return _fresh_database(cluster.url())
 
 
+def _drop_database(url: str) -> None:
+    parsed = make_url(normalise_url(url))
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)
     migrate.upgrade(eng)
     yield eng
     eng.dispose()
+    if not os.environ.get("WANGGE_TEST_DATABASE_URL"):
+        _drop_database(database_url)
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ def url(ctx: typer.Context) -> None:
 
 @app.command("migrate")
 @handles_errors
-def migrate_cmd(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
-    """Migrate the schema (Alembic) to REVISION, head by default."""
+def migrate_cmd(ctx: typer.Context, revision: str = typer.Argument("heads")) -> None:
+    """Migrate the schema (Alembic) to REVISION, the latest (heads) by default."""
     rt = runtime(ctx)
     engine = make_engine(rt.url())
     migrate.upgrade(engine, revision)

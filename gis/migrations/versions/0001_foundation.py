@@ -6,7 +6,6 @@ Create Date: 2026-11-28 00:31:34.156802
 """
 from collections.abc import Sequence
 
-
 import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
@@ -85,7 +84,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=255), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.CheckConstraint("role IN ('grid_worker','officer','supervisor','planner','admin','unit_manager','community_staff')", name=op.f('ck_app_user_role_known')),
+    sa.CheckConstraint("role IN ('grid_worker', 'officer', 'supervisor', 'planner', 'admin', 'unit_manager', 'community_staff')", name=op.f('ck_app_user_role_known')),
     sa.ForeignKeyConstraint(['team_id'], ['team.id'], name=op.f('fk_app_user_team_id_team'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_app_user')),
     sa.UniqueConstraint('username', name=op.f('uq_app_user_username'))

@@ -1,4 +1,4 @@
-"""The store: administrative areas, compounds, unit grid cells, and who works in them.
+"""Administrative areas, compounds and unit grid cells.
 
 Geometry is stored in EPSG:4326 (CGCS2000, EPSG:4490, is treated as the same datum: the two differ by
 centimetres). Areas and distances are computed in the configured metric CRS, never in degrees.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -15,7 +16,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -27,6 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.db import Base
+
+if TYPE_CHECKING:
+    from gis.models.people import User
 
 SRID = 4326
 
@@ -56,16 +59,6 @@ class AdminLevel(enum.StrEnum):
     @property
     def label_zh(self) -> str:
         return {"prefecture": "州", "city": "市", "subdistrict": "街道", "community": "社区"}[self.value]
-
-
-class Role(enum.StrEnum):
-    grid_worker = "grid_worker"  # 网格员
-    officer = "officer"  # 执法队员 (member of a team)
-    supervisor = "supervisor"  # 监督中心
-    planner = "planner"  # 规划/分析人员
-    admin = "admin"
-    unit_manager = "unit_manager"  # 共建单位管理员 (shared facilities)
-    community_staff = "community_staff"  # 社区工作人员 (books facilities)
 
 
 class AdminArea(Base):
@@ -134,74 +127,3 @@ class GridCell(Base):
     )
 
 
-class Team(Base):
-    """An enforcement team (城管执法中队 / 街道执法队) with its jurisdiction."""
-
-    __tablename__ = "team"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    kind: Mapped[str] = mapped_column(String(32), default="enforcement")
-    jurisdiction: Mapped[list[TeamJurisdiction]] = relationship(
-        back_populates="team", cascade="all, delete-orphan"
-    )
-
-
-class TeamJurisdiction(Base):
-    """One admin area (subdistrict or community, by current code) a team answers for."""
-
-    __tablename__ = "team_jurisdiction"
-
-    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
-    area_code: Mapped[str] = mapped_column(String(12), primary_key=True)
-    team: Mapped[Team] = relationship(back_populates="jurisdiction")
-
-
-class User(Base):
-    """A person or machine client. Names and phones are personal data: never exported or published."""
-
-    __tablename__ = "app_user"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    display_name: Mapped[str] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(32))
-    role: Mapped[str] = mapped_column(String(32))
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
-    community_code: Mapped[str | None] = mapped_column(String(12))
-    password_hash: Mapped[str | None] = mapped_column(String(255))
-    is_active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-    team: Mapped[Team | None] = relationship()
-
-    __table_args__ = (
-        CheckConstraint(
-            "role IN ('grid_worker','officer','supervisor','planner','admin','unit_manager','community_staff')",
-            name="role_known",
-        ),
-    )
-
-
-class ApiKey(Base):
-    """A per-user key for machine clients; only its hash is stored, the key is shown once."""
-
-    __tablename__ = "api_key"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class GridCellWorker(Base):
-    """Which grid workers patrol which cell (by cell code, so a rebuilt grid keeps assignments)."""
-
-    __tablename__ = "grid_cell_worker"
-
-    cell_code: Mapped[str] = mapped_column(
-        String(15), ForeignKey("grid_cell.code", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)

@@ -1,0 +1,22 @@
+"""The store's models, one module per subject; importing this package registers every table.
+
+Geometry is stored in EPSG:4326 (CGCS2000, EPSG:4490, is treated as the same datum: they differ by
+centimetres). Areas and distances are computed in the configured metric CRS, never in degrees.
+"""
+
+from gis.models.areas import SRID, AdminArea, AdminLevel, Compound, GridCell
+from gis.models.people import ApiKey, GridCellWorker, Role, Team, TeamJurisdiction, User
+
+__all__ = [
+    "SRID",
+    "AdminArea",
+    "AdminLevel",
+    "ApiKey",
+    "Compound",
+    "GridCell",
+    "GridCellWorker",
+    "Role",
+    "Team",
+    "TeamJurisdiction",
+    "User",
+]
