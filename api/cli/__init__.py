@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import db
+from api.cli import db, sample, serve
 
 app = typer.Typer(
     name="wangge",
@@ -13,6 +13,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(sample.app, name="sample")
+app.registered_commands += serve.app.registered_commands
 
 
 def main() -> None:

@@ -1,0 +1,63 @@
+"""Layers of the fabric inside communities: compounds (小区) and unit grid cells (单元网格)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Numeric, Select, cast, func, select
+
+from gis.layers.base import Field, Layer, Style
+from gis.models import Compound, GridCell
+
+
+@dataclass(frozen=True)
+class CompoundLayer(Layer):
+    id = "compounds"
+    title_zh = "小区"
+    title_en = "Compounds"
+    description = "Residential compounds (小区) with households and property management; no personal data."
+    geometry_type = "MultiPolygon"
+    fields = (
+        Field("name", "string", "小区名称", "Name"),
+        Field("community_code", "string", "所属社区代码", "Community code"),
+        Field("address", "string", "地址", "Address"),
+        Field("households", "integer", "户数", "Households"),
+        Field("property_company", "string", "物业公司", "Property management"),
+        Field("built_year", "integer", "建成年份", "Year built"),
+    )
+    style = Style(color="#8c6d31", weight=1.0, fill_color="#e7ba52", fill_opacity=0.3)
+
+    def select(self) -> Select[Any]:
+        return select(
+            Compound.name,
+            Compound.community_code,
+            Compound.address,
+            Compound.households,
+            Compound.property_company,
+            Compound.built_year,
+            Compound.geom.label("geom"),
+        ).order_by(Compound.community_code, Compound.name)
+
+
+@dataclass(frozen=True)
+class GridCellLayer(Layer):
+    id = "grid_cells"
+    title_zh = "单元网格"
+    title_en = "Unit grid cells"
+    description = "Unit grid cells (单元网格) with 15-digit codes; area in m² in the metric CRS."
+    geometry_type = "MultiPolygon"
+    fields = (
+        Field("code", "string", "网格编码", "Cell code"),
+        Field("community_code", "string", "所属社区代码", "Community code"),
+        Field("area_m2", "number", "面积(平方米)", "Area (m²)"),
+    )
+    style = Style(color="#636363", weight=0.6, fill_opacity=0.0)
+
+    def select(self) -> Select[Any]:
+        return select(
+            GridCell.code,
+            GridCell.community_code,
+            func.round(cast(GridCell.area_m2, Numeric), 1).label("area_m2"),
+            GridCell.geom.label("geom"),
+        ).order_by(GridCell.code)

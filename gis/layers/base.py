@@ -1,0 +1,147 @@
+"""The Layer interface: a named, documented spatial dataset that every consumer reads the same way.
+
+The Folium maps, the planner exports (GPKG/GeoJSON/SHP), the OGC API collections and the map page all go
+through a Layer, so a layer added once in ``gis/layers/`` appears everywhere. A layer is public by
+construction: its ``select()`` never names personal columns (names, phones, reporters).
+
+A subclass supplies metadata and ``select()``: a SQLAlchemy ``Select`` with one geometry column labelled
+``geom`` (EPSG:4326) and one column per ``Field``. The base class adds the bbox filter, paging, GeoJSON
+built by PostgreSQL (fast: no per-feature Python), and GeoDataFrames for file exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import geopandas as gpd
+import orjson
+from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidInput
+
+BBox = tuple[float, float, float, float]
+FieldType = Literal["string", "integer", "number", "boolean", "datetime", "date"]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: FieldType
+    title_zh: str
+    title_en: str
+
+
+@dataclass(frozen=True)
+class Style:
+    """Default Leaflet style; ``choropleth`` names a numeric field the map colours by."""
+
+    color: str = "#3366cc"
+    weight: float = 1.0
+    fill_color: str = "#3366cc"
+    fill_opacity: float = 0.15
+    choropleth: str | None = None
+    palette: tuple[str, ...] = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """One page of a layer as GeoJSON text, with the numbers an API needs for paging."""
+
+    geojson: bytes  # a FeatureCollection, RFC 7946
+    returned: int
+    matched: int | None
+
+
+def check_bbox(bbox: BBox | None) -> BBox | None:
+    """Refuse a bbox that cannot be a lon/lat box, naming the fix."""
+    if bbox is None:
+        return None
+    minx, miny, maxx, maxy = bbox
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise InvalidInput("bbox: coordinates must be lon in [-180, 180] and lat in [-90, 90] (EPSG:4326)")
+    if minx > maxx or miny > maxy:
+        raise InvalidInput("bbox: min must not exceed max; give minLon,minLat,maxLon,maxLat")
+    return bbox
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Base of every published layer. Subclasses are frozen dataclass singletons in their own modules."""
+
+    id: ClassVar[str]
+    title_zh: ClassVar[str]
+    title_en: ClassVar[str]
+    description: ClassVar[str]
+    geometry_type: ClassVar[Literal["Point", "MultiPolygon", "Polygon"]]
+    fields: ClassVar[Sequence[Field]]
+    style: ClassVar[Style] = Style()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def select(self) -> Select[Any]:
+        """Rows of the layer: a ``geom`` column (EPSG:4326) and one column per field."""
+        raise NotImplementedError
+
+    # -- shared machinery ------------------------------------------------------------------------
+    def _filtered(self, bbox: BBox | None) -> Select[Any]:
+        stmt = self.select()
+        if bbox is not None:
+            check_bbox(bbox)
+            geom = stmt.selected_columns["geom"]
+            stmt = stmt.where(func.ST_Intersects(geom, func.ST_MakeEnvelope(*bbox, 4326)))
+        return stmt
+
+    def count(self, session: Session, *, bbox: BBox | None = None) -> int:
+        sub = self._filtered(bbox).subquery()
+        return int(session.execute(select(func.count()).select_from(sub)).scalar_one())
+
+    def query(
+        self,
+        session: Session,
+        *,
+        bbox: BBox | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        with_count: bool = False,
+        decimals: int = 7,
+    ) -> FeaturePage:
+        """A page of features as GeoJSON built by PostgreSQL (ST_AsGeoJSON of each row)."""
+        stmt = self._filtered(bbox)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        rows = stmt.subquery("t")
+        feature = func.ST_AsGeoJSON(literal_column("t.*"), "geom", decimals)
+        agg = select(
+            func.coalesce(func.string_agg(feature, literal_column("','")), ""),
+            func.count(),
+        ).select_from(rows)
+        body, returned = session.execute(agg).one()
+        geojson = b'{"type":"FeatureCollection","features":[' + body.encode() + b"]}"
+        matched = self.count(session, bbox=bbox) if with_count else None
+        return FeaturePage(geojson=geojson, returned=int(returned), matched=matched)
+
+    def features(self, session: Session, **kwargs: Any) -> dict[str, Any]:
+        """The same page parsed into a dict (for Folium and tests)."""
+        return orjson.loads(self.query(session, **kwargs).geojson)
+
+    def to_geodataframe(self, session: Session, *, bbox: BBox | None = None) -> gpd.GeoDataFrame:
+        """The layer as a GeoDataFrame in EPSG:4326, columns in the order of ``fields``."""
+        stmt = self._filtered(bbox)
+        gdf = gpd.read_postgis(stmt, session.connection(), geom_col="geom", crs=4326)
+        return gdf[[f.name for f in self.fields] + ["geom"]]
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata for catalogues (OGC API collections, the map page's layer list)."""
+        return {
+            "id": self.id,
+            "title": self.title_zh,
+            "title_en": self.title_en,
+            "description": self.description,
+            "geometry_type": self.geometry_type,
+            "fields": [vars(f) for f in self.fields],
+            "style": vars(self.style),
+        }
