@@ -6,17 +6,30 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.errors import install_error_handlers
+from api.routes import auth, layers, pages
 from gis.db import make_engine, make_sessionmaker, resolve_database_url
 from gis.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
-    """Build the app. ``database_url`` overrides the settings' (tests pass their throwaway database)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    sessions: sessionmaker[Session] | None = None,
+) -> FastAPI:
+    """Build the app. ``database_url`` overrides the settings' (tests pass their throwaway database);
+    ``sessions`` replaces the engine altogether (tests pass sessions inside their rolled-back transaction)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if sessions is not None:
+            app.state.sessions = sessions
+            yield
+            return
         url = database_url or resolve_database_url(settings.database_url, settings.state_dir, settings.pg_port)
         engine = make_engine(url, pool_size=10, max_overflow=20)
         app.state.engine = engine
@@ -31,6 +44,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         lifespan=lifespan,
     )
     app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(layers.router)
+    app.include_router(pages.router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
     def health() -> dict[str, str]:

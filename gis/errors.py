@@ -18,6 +18,22 @@ class Conflict(WanggeError):
     pass
 
 
+class StaleVersion(Conflict):
+    """The caller changed a row from an outdated copy (its version no longer matches); reload and retry."""
+
+
+class Unauthenticated(WanggeError):
+    """No credentials, or credentials that do not identify an active user (wrong password, bad token)."""
+
+
+class Forbidden(WanggeError):
+    """The user is known but may not do this; the message is the reason (role and action)."""
+
+
+class OutsideJurisdiction(Forbidden):
+    """The user may do this kind of thing, but not here (outside the team's communities)."""
+
+
 class InvalidInput(WanggeError):
     """Input that cannot be used as given; the message names the field and the fix."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     metric_crs: int = Field(default=4546, description="EPSG code of the metric CRS for areas and distances.")
     cell_size_m: float = Field(default=100.0, gt=5, le=2000, description="Unit grid cell edge, metres.")
     sliver_ratio: float = Field(default=0.2, ge=0, lt=1, description="Cells below this share are merged.")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Token signing secret (≥ 32 chars); unset: a random one kept in state_dir."
+    )
+    token_minutes: int = Field(default=480, ge=5, le=60 * 24 * 30, description="Bearer token lifetime.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -41,6 +45,13 @@ class Settings(BaseSettings):
                 f"EPSG:{value} is not a projected CRS in metres; "
                 "use e.g. 4546 (CGCS2000 GK CM 111E) or the data's UTM zone"
             )
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("WANGGE_SECRET_KEY must be at least 32 characters; e.g. `openssl rand -hex 32`")
         return value
 
     @property

@@ -9,6 +9,8 @@ from __future__ import annotations
 from gis.layers.areas import CompoundLayer, GridCellLayer
 from gis.layers.base import BBox, FeaturePage, Field, Layer, Style, check_bbox
 from gis.layers.boundaries import CommunityLayer, SubdistrictLayer
+from gis.layers.facilities import FacilityLayer, FacilitySharingLayer
+from gis.layers.incidents import IncidentDensityLayer, IncidentLayer
 from gis.settings import Settings
 
 
@@ -18,6 +20,10 @@ def registry(settings: Settings) -> dict[str, Layer]:
         CommunityLayer(metric_crs=settings.metric_crs),
         CompoundLayer(),
         GridCellLayer(),
+        FacilityLayer(),
+        FacilitySharingLayer(metric_crs=settings.metric_crs),
+        IncidentLayer(),
+        IncidentDensityLayer(),
     ]
     return {layer.id: layer for layer in layers}
 

@@ -5,6 +5,27 @@ centimetres). Areas and distances are computed in the configured metric CRS, nev
 """
 
 from gis.models.areas import SRID, AdminArea, AdminLevel, Compound, GridCell
+from gis.models.facilities import (
+    Booking,
+    BookingStatus,
+    CapacityUnit,
+    Facility,
+    FacilityType,
+    Unit,
+    UnitKind,
+    UnitManager,
+    UnitPairing,
+)
+from gis.models.incidents import (
+    Category,
+    IdempotencyKey,
+    Incident,
+    IncidentEvent,
+    IncidentPhoto,
+    PhotoKind,
+    Source,
+    Status,
+)
 from gis.models.people import ApiKey, GridCellWorker, Role, Team, TeamJurisdiction, User
 
 __all__ = [
@@ -12,11 +33,28 @@ __all__ = [
     "AdminArea",
     "AdminLevel",
     "ApiKey",
+    "Booking",
+    "BookingStatus",
+    "CapacityUnit",
+    "Category",
     "Compound",
+    "Facility",
+    "FacilityType",
     "GridCell",
     "GridCellWorker",
+    "IdempotencyKey",
+    "Incident",
+    "IncidentEvent",
+    "IncidentPhoto",
+    "PhotoKind",
     "Role",
+    "Source",
+    "Status",
     "Team",
     "TeamJurisdiction",
+    "Unit",
+    "UnitKind",
+    "UnitManager",
+    "UnitPairing",
     "User",
 ]

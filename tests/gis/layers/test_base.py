@@ -29,8 +29,9 @@ def world(db: Session) -> Session:
     return db
 
 
-def test_every_layer_answers_geojson_with_its_declared_fields(world: Session) -> None:
-    for layer in registry(Settings()).values():
+@pytest.mark.parametrize("layer_id", ["subdistricts", "communities", "compounds", "grid_cells"])
+def test_area_layers_answer_geojson_with_their_declared_fields(world: Session, layer_id: str) -> None:
+    for layer in [registry(Settings())[layer_id]]:
         page = layer.features(world, limit=10)
         assert page["type"] == "FeatureCollection"
         assert page["features"], layer.id

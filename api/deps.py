@@ -1,0 +1,234 @@
+"""What routes need, as ``Annotated`` aliases, so a handler's signature reads as its list of needs::
+
+    @router.post("/{incident_id}/dispatch")
+    def dispatch(session: SessionDep, user: Annotated[User, require(Action.incident_dispatch)], ...): ...
+
+- ``SessionDep``: one session per request in one transaction, committed when the handler (and the
+  response's serialisation) ends without error, rolled back otherwise — before the response is sent,
+  so a client never sees success for a write that failed to commit.
+- ``CurrentUser`` / ``OptionalUser``: the caller, from ``Authorization: Bearer <jwt>``, an ``X-API-Key``
+  header or an ``api_key`` query parameter (Open311 clients). Bad credentials are a 401 even where a
+  user is optional: a client that sends a wrong key must hear about it.
+- ``require(action)``: the current user, if their role may do ``action``; else 403.
+- ``BBoxDep``, ``PageDep``: validated query parameters shared by every listing.
+- ``forbid_extra_query``: a dependency that answers 422 to query parameters the route does not declare.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, NamedTuple
+
+from fastapi import Depends, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, APIKeyQuery, OAuth2PasswordBearer
+from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
+
+from gis import permissions, security, users
+from gis.errors import Unauthenticated
+from gis.models import User
+from gis.permissions import Action
+from gis.settings import Settings
+
+TOKEN_URL = "/api/v1/auth/token"
+DEFAULT_PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 1000
+
+
+# -- the session ----------------------------------------------------------------------------------------
+def get_session(request: Request) -> Iterator[Session]:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    with sessions() as session, session.begin():
+        yield session
+
+
+# scope="function": the commit runs when the handler returns, before the response goes out.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+# -- token settings -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TokenConfig:
+    secret: str
+    minutes: float
+
+
+def token_config(settings: Settings) -> TokenConfig:
+    """Signing secret and token lifetime: ``WANGGE_SECRET_KEY`` (else a random secret kept in
+    ``state_dir/token_secret``, so tokens survive a restart) and ``WANGGE_TOKEN_MINUTES``."""
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
+    secret = configured or security.persistent_secret(settings.state_dir / "token_secret")
+    return TokenConfig(secret=secret, minutes=float(settings.token_minutes))
+
+
+def app_token_config(request: Request) -> TokenConfig:
+    state = request.app.state
+    if getattr(state, "token_config", None) is None:
+        state.token_config = token_config(state.settings)
+    config: TokenConfig = state.token_config
+    return config
+
+
+TokenConfigDep = Annotated[TokenConfig, Depends(app_token_config)]
+
+
+# -- who is calling -------------------------------------------------------------------------------------
+# auto_error=False: absent credentials are not an error until a route asks for CurrentUser.
+bearer_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+api_key_header_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="A per-user API key")
+api_key_query_scheme = APIKeyQuery(name="api_key", auto_error=False, description="The same key, for Open311 clients")
+
+
+def optional_user(
+    session: SessionDep,
+    config: TokenConfigDep,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    header_key: Annotated[str | None, Depends(api_key_header_scheme)],
+    query_key: Annotated[str | None, Depends(api_key_query_scheme)],
+) -> User | None:
+    """The caller, or None when no credentials were sent; invalid credentials raise Unauthenticated."""
+    if token:
+        subject = security.token_subject(token, secret=config.secret)
+        if not subject.isdigit():
+            raise Unauthenticated("the access token is not valid")
+        return users.active_user(session, int(subject))
+    key = header_key or query_key
+    if key:
+        return users.user_for_api_key(session, key)
+    return None
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def current_user(user: OptionalUser) -> User:
+    if user is None:
+        raise Unauthenticated(
+            f"authentication required: send 'Authorization: Bearer <token>' (POST {TOKEN_URL}) "
+            "or an 'X-API-Key' header"
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require(action: Action) -> Any:
+    """A dependency giving the current user if their role may do ``action`` (else 403 naming both).
+
+    Use as a parameter, ``user: Annotated[User, require(Action.incident_close)]``, or in a decorator's
+    ``dependencies=[require(...)]`` when the handler does not need the user."""
+
+    def allowed_user(user: CurrentUser) -> User:
+        permissions.require(user, action)
+        return user
+
+    allowed_user.__name__ = f"require_{action.name}"
+    return Depends(allowed_user)
+
+
+# -- common query parameters ----------------------------------------------------------------------------
+class BBox(NamedTuple):
+    """A lon/lat box in EPSG:4326 (a plain 4-tuple wherever one is expected)."""
+
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+
+
+def _query_error(name: str, message: str, value: object, kind: str = "value_error") -> RequestValidationError:
+    # FastAPI's own shape, so clients parse one kind of 422.
+    return RequestValidationError([{"type": kind, "loc": ("query", name), "msg": message, "input": value}])
+
+
+def bbox_param(
+    bbox: Annotated[
+        str | None,
+        Query(description="minLon,minLat,maxLon,maxLat in EPSG:4326", examples=["109.70,28.25,109.76,28.30"]),
+    ] = None,
+) -> BBox | None:
+    if bbox is None:
+        return None
+    parts = bbox.split(",")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise _query_error("bbox", "give four numbers: minLon,minLat,maxLon,maxLat", bbox)
+    box = BBox(*numbers)
+    if not (-180 <= box.minx <= 180 and -180 <= box.maxx <= 180 and -90 <= box.miny <= 90 and -90 <= box.maxy <= 90):
+        raise _query_error("bbox", "longitudes must lie in [-180, 180] and latitudes in [-90, 90] (EPSG:4326)", bbox)
+    if box.minx > box.maxx or box.miny > box.maxy:
+        raise _query_error("bbox", "min must not exceed max: minLon,minLat,maxLon,maxLat", bbox)
+    return box
+
+
+BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="Items per page")] = DEFAULT_PAGE_LIMIT,
+    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(page_params)]
+
+
+# -- unknown query parameters ---------------------------------------------------------------------------
+def declared_query_names(dependant: Dependant) -> set[str]:
+    """Every query parameter a route (with all its dependencies) reads, under the names clients send."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        for field in current.query_params:
+            annotation = field.field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # a query parameter model
+                names.update(info.alias or name for name, info in annotation.model_fields.items())
+            else:
+                names.add(field.alias)
+        if isinstance(current.call, APIKeyQuery):
+            names.add(current.call.model.name)
+        pending.extend(current.dependencies)
+    return names
+
+
+def forbid_extra_query(request: Request) -> None:
+    """Answer 422 naming any query parameter the matched route does not declare (a typo such as
+    ``?limt=5`` must not silently return the default page).
+
+    Add it to a router, ``APIRouter(..., dependencies=[Depends(forbid_extra_query)])``, or to one route.
+    Leave it off routes whose protocol tolerates unknown parameters."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = declared_query_names(route.dependant)
+    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in allowed]
+    if unknown:
+        takes = f"this endpoint takes: {', '.join(sorted(allowed))}" if allowed else "this endpoint takes none"
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": f"unknown query parameter {name!r}; {takes}",
+                    "input": request.query_params.get(name),
+                }
+                for name in unknown
+            ]
+        )

@@ -1,0 +1,82 @@
+"""One table from domain errors to HTTP, and the handlers that apply it.
+
+Every error body is JSON with ``detail`` (for a person) and ``code`` (the error class, for a program):
+``{"detail": "no incident 42", "code": "NotFound"}``. Validation failures keep FastAPI's shape — a list
+of ``{"loc", "msg", "type"}`` under ``detail`` — plus ``"code": "RequestValidationError"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from gis.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    OutsideJurisdiction,
+    SetupError,
+    StaleVersion,
+    Unauthenticated,
+    ValidationFailed,
+    WanggeError,
+)
+
+# Looked up along the raised class's MRO, so a subclass not listed here gets its parent's status.
+STATUS: dict[type[WanggeError], int] = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    ValidationFailed: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    Conflict: status.HTTP_409_CONFLICT,
+    StaleVersion: status.HTTP_409_CONFLICT,
+    Unauthenticated: status.HTTP_401_UNAUTHORIZED,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+    OutsideJurisdiction: status.HTTP_403_FORBIDDEN,
+    SetupError: status.HTTP_503_SERVICE_UNAVAILABLE,
+    WanggeError: status.HTTP_400_BAD_REQUEST,
+}
+
+# Headers HTTP requires with some statuses (RFC 9110: a 401 must say how to authenticate).
+HEADERS: dict[type[WanggeError], dict[str, str]] = {
+    Unauthenticated: {"WWW-Authenticate": "Bearer"},
+}
+
+
+def status_for(error: WanggeError) -> int:
+    return next(STATUS[cls] for cls in type(error).__mro__ if cls in STATUS)
+
+
+def error_body(error: WanggeError) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": str(error), "code": type(error).__name__}
+    if isinstance(error, ValidationFailed):
+        body["detail"] = f"{error.what}: {len(error.errors)} error(s), nothing was written"
+        body["problems"] = [
+            {"severity": p.severity, "feature": p.feature, "message": p.message, "fix": p.fix}
+            for p in error.problems
+        ]
+    return body
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WanggeError)
+    headers = next((HEADERS[cls] for cls in type(exc).__mro__ if cls in HEADERS), None)
+    return JSONResponse(error_body(exc), status_code=status_for(exc), headers=headers)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        {"detail": jsonable_encoder(exc.errors()), "code": "RequestValidationError"},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every domain error (and request validation) answer with the table's status and a JSON body."""
+    app.add_exception_handler(WanggeError, domain_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -1,0 +1,77 @@
+"""Log-in (OAuth2 password flow → a bearer token) and "who am I"."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
+
+from api.deps import CurrentUser, SessionDep, TokenConfigDep, forbid_extra_query
+from gis import permissions, security, users
+from gis.errors import Forbidden
+
+router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(forbid_extra_query)])
+
+
+class TokenRead(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int  # seconds
+
+
+class TeamRef(BaseModel):
+    id: int
+    name: str
+
+
+class MeRead(BaseModel):
+    username: str
+    display_name: str
+    phone: str | None
+    role: str
+    team: TeamRef | None
+    community_code: str | None
+    cells: list[str]  # grid cells the user patrols
+    actions: list[str]  # what the user's role may do (see gis.permissions.Action)
+
+
+class PasswordChange(BaseModel):
+    current_password: str
+    new_password: str = Field(min_length=users.MIN_PASSWORD_LENGTH)
+
+
+@router.post("/auth/token", operation_id="auth_token", summary="Log in: trade a username and password for a token")
+def login(
+    session: SessionDep,
+    config: TokenConfigDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> TokenRead:
+    user = users.authenticate(session, form.username, form.password)
+    token = security.create_access_token(str(user.id), secret=config.secret, minutes=config.minutes)
+    return TokenRead(access_token=token.token, expires_in=token.expires_in)
+
+
+@router.get("/me", operation_id="me", summary="The calling user, their team, cells and permitted actions")
+def me(session: SessionDep, user: CurrentUser) -> MeRead:
+    return MeRead(
+        username=user.username,
+        display_name=user.display_name,
+        phone=user.phone,
+        role=user.role,
+        team=TeamRef(id=user.team.id, name=user.team.name) if user.team else None,
+        community_code=user.community_code,
+        cells=users.user_cell_codes(session, user),
+        actions=[str(a) for a in permissions.allowed_actions(user)],
+    )
+
+
+@router.post("/me/password", operation_id="change_password", status_code=status.HTTP_204_NO_CONTENT,
+             summary="Change one's own password (the current one is asked again)")
+def change_password(session: SessionDep, user: CurrentUser, change: PasswordChange) -> None:
+    # Asking the current password again keeps a stolen token or key from taking over the account.
+    # 403, not 401: the caller is authenticated, and a 401 would make clients drop a valid token.
+    if not security.verify_password(change.current_password, user.password_hash):
+        raise Forbidden("the current password is wrong")
+    users.set_password(session, user, change.new_password)

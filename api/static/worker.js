@@ -1,0 +1,471 @@
+/*
+ * The grid worker's map page (网格员巡查地图), started by maps/worker.py:
+ *   WanggeWorker.start(leafletMap, config)
+ *
+ * It logs in (OAuth2 password form → bearer token kept in localStorage), fetches the layers and open
+ * incidents of the current view from the API as the worker pans, highlights the worker's own cells,
+ * draws overdue incidents in red, and opens a report form when the map is tapped.
+ *
+ * Safety rule of this file: text that came from a person or from the server (descriptions, names,
+ * messages) is put on screen with textContent or as <option> text, never through innerHTML.
+ */
+(function () {
+  "use strict";
+
+  var STATUS_ZH = {
+    reported: "已上报", registered: "已立案", rejected: "不予立案", dispatched: "已派遣",
+    in_progress: "处置中", handled: "已处置", verified: "核查通过", closed: "已结案",
+    shelved: "挂账", void: "已作废", duplicate: "重复"
+  };
+  var TIME_FORMAT = {
+    timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    hour12: false
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "—";
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return String(iso);
+    return date.toLocaleString("zh-CN", TIME_FORMAT);
+  }
+
+  /* A readable message from an error body: FastAPI's {detail: "..."} or {detail: [{msg}, ...]}. */
+  function detailText(body, fallback) {
+    if (body && typeof body.detail === "string") return body.detail;
+    if (body && Array.isArray(body.detail)) {
+      return body.detail.map(function (e) { return e && e.msg ? e.msg : JSON.stringify(e); }).join("；");
+    }
+    return fallback;
+  }
+
+  function ApiError(status, message) {
+    this.status = status;
+    this.message = message;
+  }
+
+  function Worker(map, config) {
+    this.map = map;
+    this.config = config;
+    this.session = null; // {token, expires}
+    this.me = null;
+    this.categories = [];
+    this.ownCells = new Set();
+    this.layers = {};
+    this.aborters = {};
+    this.timer = null;
+    this.pending = null;
+    this.statusTimer = null;
+  }
+
+  /* -- storage ------------------------------------------------------------------------------------- */
+  Worker.prototype.load = function (suffix) {
+    try { return JSON.parse(window.localStorage.getItem(this.config.storage_key + suffix) || "null"); }
+    catch (e) { return null; }
+  };
+  Worker.prototype.save = function (suffix, value) {
+    try {
+      if (value === null) window.localStorage.removeItem(this.config.storage_key + suffix);
+      else window.localStorage.setItem(this.config.storage_key + suffix, JSON.stringify(value));
+    } catch (e) { /* private mode: the page still works, the worker logs in again next time */ }
+  };
+
+  /* -- HTTP ---------------------------------------------------------------------------------------- */
+  Worker.prototype.request = async function (path, options) {
+    options = options || {};
+    var headers = options.headers || {};
+    if (this.session) headers["Authorization"] = "Bearer " + this.session.token;
+    var response;
+    try {
+      response = await fetch(this.config.api + path, {
+        method: options.method || "GET", headers: headers, body: options.body, signal: options.signal
+      });
+    } catch (e) {
+      if (e && e.name === "AbortError") throw e;
+      throw new ApiError(0, "网络连接失败，请检查网络后重试");
+    }
+    var body = null;
+    var text = await response.text();
+    if (text) { try { body = JSON.parse(text); } catch (e) { body = null; } }
+    if (response.status === 401 && this.session) {
+      this.logout("登录已过期，请重新登录");
+    }
+    if (!response.ok) {
+      throw new ApiError(response.status, detailText(body, "服务器错误（" + response.status + "）"));
+    }
+    return body;
+  };
+
+  /* -- status line --------------------------------------------------------------------------------- */
+  Worker.prototype.status = function (message, kind, seconds) {
+    var box = $("wg-status");
+    box.textContent = message;
+    box.className = "wg-status wg-status-" + (kind || "info");
+    box.hidden = false;
+    window.clearTimeout(this.statusTimer);
+    this.statusTimer = window.setTimeout(function () { box.hidden = true; }, (seconds || 6) * 1000);
+  };
+
+  /* -- log-in -------------------------------------------------------------------------------------- */
+  Worker.prototype.showLogin = function (message) {
+    $("wg-login").hidden = false;
+    $("wg-login-error").textContent = message || "";
+    var input = $("wg-login-form").elements.username;
+    window.setTimeout(function () { input.focus(); }, 0);
+  };
+
+  Worker.prototype.login = async function (form) {
+    var button = form.querySelector("button[type=submit]");
+    $("wg-login-error").textContent = "";
+    button.disabled = true;
+    try {
+      var body = new URLSearchParams();
+      body.set("username", form.elements.username.value.trim());
+      body.set("password", form.elements.password.value);
+      this.session = null;
+      var token = await this.request("/auth/token", {
+        method: "POST", body: body,
+        headers: { "Content-Type": "application/x-www-form-urlencoded" }
+      });
+      this.session = { token: token.access_token, expires: Date.now() + (token.expires_in || 3600) * 1000 };
+      this.save(".session", this.session);
+      form.elements.password.value = "";
+      $("wg-login").hidden = true;
+      await this.begin(true);
+    } catch (e) {
+      var message = e.status === 401 ? "用户名或密码错误" : e.message;
+      $("wg-login-error").textContent = message || "登录失败";
+    } finally {
+      button.disabled = false;
+    }
+  };
+
+  Worker.prototype.logout = function (message) {
+    this.session = null;
+    this.me = null;
+    this.ownCells = new Set();
+    this.save(".session", null);
+    $("wg-user").textContent = "";
+    $("wg-logout").hidden = true;
+    $("wg-mine").hidden = true;
+    this.closeReport();
+    var self = this;
+    Object.keys(this.layers).forEach(function (id) { self.layers[id].clearLayers(); });
+    this.showLogin(message);
+  };
+
+  /* After log-in (or with a kept token): who am I, the categories, then the view's data. */
+  Worker.prototype.begin = async function (fresh) {
+    try {
+      this.me = await this.request("/me");
+    } catch (e) {
+      if (e.status !== 401) this.showLogin(e.message);
+      return;
+    }
+    try {
+      this.categories = await this.request("/categories");
+    } catch (e) {
+      this.categories = [];
+      this.status("问题类别加载失败：" + e.message, "error");
+    }
+    this.ownCells = new Set(this.me.cells || []);
+    $("wg-user").textContent = this.me.display_name || this.me.username;
+    $("wg-logout").hidden = false;
+    $("wg-mine").hidden = this.ownCells.size === 0;
+    this.fillCategories("");
+    var view = this.load(".view");
+    if (view && !fresh) this.map.setView([view.lat, view.lon], view.zoom);
+    else if (this.ownCells.size) await this.showMine();
+    this.refresh();
+  };
+
+  /* Fit the view to the worker's own cells. The API finds cells by place, not by code, so: the
+   * communities of the cells (a cell code starts with its community's code), then the cells inside
+   * those communities' bounds, of which the worker's are picked. */
+  Worker.prototype.showMine = async function () {
+    var own = this.ownCells;
+    var communities = new Set();
+    own.forEach(function (code) { communities.add(code.slice(0, 12)); });
+    try {
+      var areas = await this.request("/layers/communities?limit=1000");
+      var mine = (areas.features || []).filter(function (f) { return communities.has(f.properties.code); });
+      if (!mine.length) return;
+      var area = L.geoJSON({ type: "FeatureCollection", features: mine }).getBounds();
+      var box = [area.getWest(), area.getSouth(), area.getEast(), area.getNorth()]
+        .map(function (v) { return v.toFixed(5); }).join(",");
+      var cells = await this.request("/layers/grid_cells?limit=1000&bbox=" + box);
+      var found = (cells.features || []).filter(function (f) { return own.has(f.properties.code); });
+      var bounds = found.length ? L.geoJSON({ type: "FeatureCollection", features: found }).getBounds() : area;
+      this.map.fitBounds(bounds, { padding: [24, 24], maxZoom: 17 });
+    } catch (e) {
+      this.status("无法定位到我的网格：" + e.message, "error");
+    }
+  };
+
+  /* -- layers -------------------------------------------------------------------------------------- */
+  Worker.prototype.makeLayers = function () {
+    var self = this;
+    var cfg = this.config;
+    cfg.layers.forEach(function (view) {
+      self.layers[view.id] = L.geoJSON(null, {
+        interactive: false, // taps go through to the map: tapping inside a cell reports there
+        style: function (feature) {
+          if (view.id === "grid_cells" && self.ownCells.has(feature.properties.code)) {
+            return { color: cfg.own_cell_color, weight: 2.2, fillColor: cfg.own_cell_color, fillOpacity: 0.16,
+                     className: "wg-cell wg-cell-own" };
+          }
+          return { color: view.color, weight: view.weight, fillColor: view.color, fillOpacity: view.fill_opacity,
+                   className: "wg-layer-" + view.id + (view.id === "grid_cells" ? " wg-cell" : "") };
+        }
+      }).addTo(self.map);
+    });
+    this.layers.incidents = L.geoJSON(null, {
+      pointToLayer: function (feature, latlng) {
+        var overdue = feature.properties.overdue === true;
+        return L.circleMarker(latlng, {
+          radius: overdue ? 10 : 8, color: "#ffffff", weight: 2, fillOpacity: 0.95,
+          fillColor: overdue ? cfg.overdue_color : cfg.open_color,
+          className: "wg-incident" + (overdue ? " wg-incident-overdue" : ""),
+          bubblingMouseEvents: false // tapping an incident opens it, not the report form
+        });
+      },
+      onEachFeature: function (feature, layer) {
+        layer.bindPopup(function () { return incidentPopup(feature.properties); }, { maxWidth: 280 });
+      }
+    }).addTo(this.map);
+  };
+
+  Worker.prototype.bboxParam = function () {
+    var b = this.map.getBounds();
+    var round = function (v) { return v.toFixed(5); };
+    return [round(b.getWest()), round(b.getSouth()), round(b.getEast()), round(b.getNorth())].join(",");
+  };
+
+  Worker.prototype.fetchInto = async function (id, path) {
+    if (this.aborters[id]) this.aborters[id].abort();
+    var aborter = new AbortController();
+    this.aborters[id] = aborter;
+    var data = await this.request(path, { signal: aborter.signal });
+    if (aborter.signal.aborted) return null;
+    var layer = this.layers[id];
+    layer.clearLayers();
+    var features = (data && data.features) || [];
+    layer.addData({ type: "FeatureCollection", features: features });
+    return features;
+  };
+
+  Worker.prototype.refresh = function () {
+    var self = this;
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(function () { self.refreshNow(); }, 200);
+  };
+
+  Worker.prototype.refreshNow = async function () {
+    if (!this.me) return;
+    var self = this;
+    var zoom = this.map.getZoom();
+    var bbox = this.bboxParam();
+    var tooSmall = [];
+    var jobs = this.config.layers.map(function (view) {
+      if (zoom < view.min_zoom) {
+        if (self.aborters[view.id]) self.aborters[view.id].abort();
+        self.layers[view.id].clearLayers();
+        if (view.id === "grid_cells") tooSmall.push("网格");
+        return Promise.resolve();
+      }
+      var path = "/layers/" + view.id + "?bbox=" + bbox + "&limit=" + view.limit;
+      return self.fetchInto(view.id, path);
+    });
+    if (zoom >= this.config.incident_min_zoom) {
+      var limit = this.config.incident_limit;
+      var path = "/incidents?status=open&format=geojson&bbox=" + bbox + "&limit=" + limit;
+      jobs.push(this.fetchInto("incidents", path).then(function (features) {
+        if (features && features.length >= limit) {
+          self.status("当前范围内问题较多，仅显示 " + limit + " 条，请放大地图", "info");
+        }
+        if (features) self.layers.incidents.eachLayer(function (layer) {
+          if (layer.feature.properties.overdue === true) layer.bringToFront();
+        });
+      }));
+    } else {
+      this.layers.incidents.clearLayers();
+      tooSmall.push("问题");
+    }
+    $("wg-hint").textContent = tooSmall.length ? "放大地图以显示" + tooSmall.join("和") : "点击地图上报问题";
+    var results = await Promise.allSettled(jobs);
+    var failed = results.filter(function (r) { return r.status === "rejected" && r.reason.name !== "AbortError"; });
+    if (failed.length && this.me) this.status("数据加载失败：" + failed[0].reason.message, "error");
+  };
+
+  /* -- popups -------------------------------------------------------------------------------------- */
+  function incidentPopup(p) {
+    var box = el("div", "wg-popup");
+    box.appendChild(el("h3", "", p.category_name || p.category_code || "问题"));
+    var line = el("p", "wg-popup-status");
+    line.appendChild(el("span", "wg-badge", STATUS_ZH[p.status] || p.status));
+    if (p.overdue === true) line.appendChild(el("span", "wg-badge wg-badge-overdue", "已逾期"));
+    box.appendChild(line);
+    var rows = [
+      ["编号", p.public_id || (p.id !== undefined ? "#" + p.id : "—")],
+      ["上报时间", formatTime(p.reported_at)],
+      ["处置时限", p.deadline_at ? formatTime(p.deadline_at) : "未派遣"],
+      ["网格", p.cell_code || "—"]
+    ];
+    var table = el("table", "wg-popup-table");
+    rows.forEach(function (row) {
+      var tr = el("tr");
+      tr.appendChild(el("th", "", row[0]));
+      tr.appendChild(el("td", "", row[1]));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
+    if (p.description) box.appendChild(el("p", "wg-popup-description", p.description));
+    return box;
+  }
+
+  /* -- reporting ----------------------------------------------------------------------------------- */
+  Worker.prototype.fillCategories = function (filter) {
+    var select = $("wg-category");
+    var previous = select.value;
+    select.textContent = "";
+    var needle = filter.trim();
+    var groups = {};
+    var order = [];
+    this.categories.forEach(function (c) {
+      var haystack = c.code + " " + c.name_zh + " " + (c.major_name || "");
+      if (needle && haystack.indexOf(needle) < 0) return;
+      var key = c.major_name || "其他";
+      if (!groups[key]) { groups[key] = []; order.push(key); }
+      groups[key].push(c);
+    });
+    var placeholder = el("option", "", order.length ? "请选择问题类别" : "没有匹配的类别");
+    placeholder.value = "";
+    select.appendChild(placeholder);
+    order.forEach(function (key) {
+      var group = document.createElement("optgroup");
+      group.label = key;
+      groups[key].forEach(function (c) {
+        var option = el("option", "", c.name_zh);
+        option.value = c.code;
+        group.appendChild(option);
+      });
+      select.appendChild(group);
+    });
+    select.value = previous;
+    if (select.value !== previous) select.value = "";
+  };
+
+  Worker.prototype.openReport = function (latlng) {
+    if (!this.me) { this.showLogin("请先登录"); return; }
+    if (this.pending) this.pending.setLatLng(latlng);
+    else {
+      this.pending = L.circleMarker(latlng, {
+        radius: 11, color: "#1f6fd1", weight: 3, fillColor: "#ffffff", fillOpacity: 0.9,
+        className: "wg-pending", interactive: false
+      }).addTo(this.map);
+    }
+    this.reportAt = latlng;
+    $("wg-report-where").textContent =
+      "位置：北纬 " + latlng.lat.toFixed(5) + "°，东经 " + latlng.lng.toFixed(5) + "°";
+    $("wg-report-error").textContent = "";
+    $("wg-report").hidden = false;
+  };
+
+  Worker.prototype.closeReport = function () {
+    $("wg-report").hidden = true;
+    if (this.pending) { this.pending.remove(); this.pending = null; }
+  };
+
+  Worker.prototype.submitReport = async function (form) {
+    var category = form.elements.category.value;
+    if (!category) { $("wg-report-error").textContent = "请选择问题类别"; return; }
+    var button = $("wg-report-submit");
+    button.disabled = true;
+    $("wg-report-error").textContent = "";
+    var at = this.reportAt;
+    var file = form.elements.photo.files && form.elements.photo.files[0];
+    var incident;
+    try {
+      incident = await this.request("/incidents", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          lon: Number(at.lng.toFixed(7)), lat: Number(at.lat.toFixed(7)), datum: "wgs84",
+          category: category, description: form.elements.description.value.trim(), source: "patrol"
+        })
+      });
+    } catch (e) {
+      $("wg-report-error").textContent = e.message || "上报失败";
+      button.disabled = false;
+      return;
+    }
+    var label = incident.public_id || "#" + incident.id;
+    var message = "上报成功：" + label + (incident.cell_code ? "（网格 " + incident.cell_code + "）" : "");
+    var duplicates = incident.possible_duplicates || [];
+    if (duplicates.length) message += "。附近已有 " + duplicates.length + " 条同类问题，请确认是否重复";
+    if (file) {
+      var data = new FormData();
+      data.append("file", file);
+      try {
+        await this.request("/incidents/" + encodeURIComponent(incident.id) + "/photos", { method: "POST", body: data });
+        message += "；照片已上传";
+      } catch (e) {
+        message += "；但照片上传失败：" + e.message;
+      }
+    }
+    form.reset();
+    this.fillCategories("");
+    button.disabled = false;
+    this.closeReport();
+    this.status(message, duplicates.length ? "warn" : "ok", 10);
+    this.refresh();
+  };
+
+  /* -- wiring -------------------------------------------------------------------------------------- */
+  Worker.prototype.wire = function () {
+    var self = this;
+    var map = this.map;
+    L.control.zoom({ position: "bottomright", zoomInTitle: "放大", zoomOutTitle: "缩小" }).addTo(map);
+    L.control.scale({ position: "bottomright", imperial: false }).addTo(map);
+    map.attributionControl.setPrefix(false);
+    map.on("moveend", function () {
+      var c = map.getCenter();
+      if (self.me) self.save(".view", { lat: c.lat, lon: c.lng, zoom: map.getZoom() });
+      self.refresh();
+    });
+    map.on("click", function (e) { self.openReport(e.latlng); });
+    $("wg-login-form").addEventListener("submit", function (e) { e.preventDefault(); self.login(e.target); });
+    $("wg-report-form").addEventListener("submit", function (e) { e.preventDefault(); self.submitReport(e.target); });
+    $("wg-report-cancel").addEventListener("click", function () { self.closeReport(); });
+    $("wg-category-filter").addEventListener("input", function (e) { self.fillCategories(e.target.value); });
+    $("wg-logout").addEventListener("click", function () { self.logout(""); });
+    $("wg-mine").addEventListener("click", function () { self.showMine(); });
+    $("wg-status").addEventListener("click", function (e) { e.currentTarget.hidden = true; });
+  };
+
+  function start(map, config) {
+    var worker = new Worker(map, config);
+    worker.makeLayers();
+    worker.wire();
+    var kept = worker.load(".session");
+    if (kept && kept.token && kept.expires > Date.now() + 60 * 1000) {
+      worker.session = kept;
+      worker.begin(false);
+    } else {
+      worker.save(".session", null);
+      worker.showLogin("");
+    }
+    window.wanggeWorker = worker; // for the browser tests and for debugging on a phone
+    return worker;
+  }
+
+  window.WanggeWorker = { start: start, incidentPopup: incidentPopup };
+})();

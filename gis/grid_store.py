@@ -1,0 +1,480 @@
+"""The unit grid in PostGIS: build it from the current communities, import an existing one, check it.
+
+Cells are written by code, never by delete-all-and-reinsert: codes that stay keep their row (only geometry
+and area change), new codes are inserted and vanished codes deleted. Worker assignments
+(``grid_cell_worker``) follow the code, so they survive a rebuild with the same settings.
+
+Every function here takes a Session and flushes; the caller owns the transaction (one per build or
+import, so a failure leaves the grid as it was). Geometry is stored as MultiPolygon EPSG:4326; areas and
+checks are computed in the metric CRS of the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from gis import grid
+from gis.errors import InvalidInput, NotFound, Problem, ValidationFailed
+from gis.models import SRID, AdminArea, GridCell
+from gis.progress import ProgressReporter, no_progress
+from gis.settings import Settings, get_settings
+
+IMPORT_OUTSIDE_SHARE = 0.01  # share of an imported cell that may lie outside its community (digitising slack)
+IMPORT_OVERLAP_M2 = 1.0  # overlap between two imported cells allowed before it is an error
+CODE_FIELD_GUESSES = ("code", "cell_code", "grid_code", "wgbm", "网格编码", "网格代码", "编码", "bm")
+
+_STAGED = "grid_cell_staged"  # temporary table of the incoming cells, one per transaction
+
+
+@dataclass(frozen=True)
+class Community:
+    """A current community with its outline in the metric CRS."""
+
+    code: str
+    name: str
+    geom: BaseGeometry
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What a write did to ``grid_cell``: rows new, with a new geometry, unchanged, and removed."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.inserted} new, {self.updated} changed, {self.unchanged} unchanged, {self.deleted} removed"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """The outcome of :func:`build_grid`; ``str()`` is the one-line summary a person reads."""
+
+    spec: grid.GridSpec
+    communities: int
+    cells: int
+    slivers_merged: int
+    written: WriteCounts
+    coverage: list[grid.Coverage] = field(default_factory=list)
+    skipped: int = 0  # communities left alone by --if-missing
+
+    def __str__(self) -> str:
+        if not self.communities:
+            return f"nothing to build: all {self.skipped} communities already have cells"
+        skipped = f"; {self.skipped} communities already had cells" if self.skipped else ""
+        return (
+            f"{self.cells} cells in {self.communities} communities (cell {self.spec.cell_size:g} m, "
+            f"{self.slivers_merged} slivers merged): {self.written}; coverage check passed{skipped}"
+        )
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """The outcome of :func:`import_grid`: what was written and the warnings (gaps, repairs)."""
+
+    source: str
+    communities: int
+    cells: int
+    written: WriteCounts
+    warnings: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        warned = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
+        return f"{self.cells} cells in {self.communities} communities from {self.source}: {self.written}{warned}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_communities(
+    session: Session, *, metric_crs: int, codes: Sequence[str] | None = None, only_missing: bool = False
+) -> list[Community]:
+    """Current communities (all, or those in ``codes``) with outlines in ``metric_crs``, by code.
+
+    ``only_missing`` keeps those that have no cell yet. Raises NotFound naming any of ``codes`` that is
+    not a current community.
+    """
+    current = (AdminArea.level == "community", AdminArea.valid_to.is_(None))
+    if codes:
+        known = set(session.scalars(select(AdminArea.code).where(*current, AdminArea.code.in_(codes))))
+        unknown = sorted(set(codes) - known)
+        if unknown:
+            raise NotFound(
+                f"no current community with code {', '.join(unknown)} — fix: check the code (12 digits) "
+                "against the loaded boundaries"
+            )
+    query = select(
+        AdminArea.code, AdminArea.name, func.ST_AsBinary(func.ST_Transform(AdminArea.geom, metric_crs))
+    ).where(*current).order_by(AdminArea.code)
+    if codes:
+        query = query.where(AdminArea.code.in_(codes))
+    if only_missing:
+        query = query.where(~select(GridCell.id).where(GridCell.community_code == AdminArea.code).exists())
+    rows = session.execute(query).all()
+    geoms = shapely.from_wkb([bytes(r[2]) for r in rows]) if rows else []
+    return [Community(code=r[0], name=r[1], geom=g) for r, g in zip(rows, geoms, strict=True)]
+
+
+def count_communities(session: Session) -> int:
+    return session.scalar(
+        select(func.count()).where(AdminArea.level == "community", AdminArea.valid_to.is_(None))
+    ) or 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Building
+
+
+def build_grid(
+    session: Session,
+    *,
+    settings: Settings | None = None,
+    cell_size: float | None = None,
+    sliver_ratio: float | None = None,
+    communities: Sequence[str] | None = None,
+    if_missing: bool = False,
+    progress: ProgressReporter = no_progress,
+) -> BuildReport:
+    """Build (or rebuild) the unit grid of the current communities and check it, in the caller's transaction.
+
+    ``cell_size`` (m) and ``sliver_ratio`` default to the settings. ``communities`` limits the build to
+    those codes; ``if_missing`` to communities that have no cell yet. Cells of the rebuilt communities
+    are upserted by code (see the module docstring); the others are not touched.
+
+    Raises
+    ------
+    NotFound
+        A code in ``communities`` is not a current community.
+    InvalidInput
+        No community is loaded, or the cell size / sliver ratio is out of range.
+    grid.TooManyCells
+        A community would get more than 999 cells.
+    ValidationFailed
+        The written cells do not tile their community (a bug, reported rather than stored).
+    """
+    settings = settings or get_settings()
+    spec = grid.GridSpec(
+        cell_size=settings.cell_size_m if cell_size is None else cell_size,
+        sliver_ratio=settings.sliver_ratio if sliver_ratio is None else sliver_ratio,
+    )
+    srid = settings.metric_crs
+    session.flush()
+    todo = read_communities(session, metric_crs=srid, codes=communities, only_missing=if_missing)
+    if not todo:
+        total = len(communities) if communities else count_communities(session)
+        if not total:
+            raise InvalidInput("no communities are loaded — fix: load the administrative boundaries first")
+        return BuildReport(spec=spec, communities=0, cells=0, slivers_merged=0, written=WriteCounts(),
+                           skipped=total)
+    built = grid.build_grid(((c.code, c.geom) for c in todo), spec, progress=progress)
+    codes, owners, geoms, areas = built.arrays()
+    written = write_cells(session, codes=codes, community_codes=owners, geoms=geoms, areas=areas,
+                          srid=srid, metric_crs=srid, replace_communities=[c.code for c in todo])
+    checks = check_coverage(session, metric_crs=srid, communities=[c.code for c in todo])
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        raise ValidationFailed(
+            problems=[Problem("error", c.community_code, f"cells do not tile the community: {c.describe()}",
+                              "report this as a bug, with the community's boundary") for c in failed],
+            what="grid build",
+        )
+    skipped = (len(communities) if communities else count_communities(session)) - len(todo) if if_missing else 0
+    return BuildReport(spec=spec, communities=len(todo), cells=built.cells, slivers_merged=built.slivers_merged,
+                       written=written, coverage=checks, skipped=skipped)
+
+
+def write_cells(
+    session: Session,
+    *,
+    codes: Sequence[str],
+    community_codes: Sequence[str],
+    geoms: npt.NDArray[np.object_],
+    areas: npt.NDArray[np.float64] | None,
+    srid: int,
+    metric_crs: int,
+    replace_communities: Sequence[str],
+) -> WriteCounts:
+    """Make the cells of ``replace_communities`` exactly these: upsert by code, delete the codes not given.
+
+    ``geoms`` are in EPSG ``srid`` and stored as MultiPolygon 4326; ``areas`` (m²) are computed in
+    ``metric_crs`` when None. One COPY into a temporary table, then a few set-based statements.
+    """
+    _stage(session, codes=codes, community_codes=community_codes, geoms=geoms, areas=areas, srid=srid)
+    return _merge_staged(session, replace_communities, metric_crs=metric_crs)
+
+
+def _stage(
+    session: Session,
+    *,
+    codes: Sequence[str],
+    community_codes: Sequence[str],
+    geoms: npt.NDArray[np.object_],
+    areas: npt.NDArray[np.float64] | None,
+    srid: int,
+) -> None:
+    """COPY the incoming cells into a temporary table (dropped at commit), the fast path for thousands."""
+    session.flush()
+    session.execute(text(f"DROP TABLE IF EXISTS {_STAGED}"))
+    session.execute(text(
+        f"CREATE TEMP TABLE {_STAGED} (row_no integer, code text, community_code text, geom geometry, "
+        "area_m2 double precision) ON COMMIT DROP"
+    ))
+    hexes = shapely.to_wkb(shapely.set_srid(np.asarray(geoms, dtype=object), srid), hex=True, include_srid=True)
+    area_list = [None] * len(codes) if areas is None else [float(a) for a in areas]
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(
+        f"COPY {_STAGED} (row_no, code, community_code, geom, area_m2) FROM STDIN"
+    ) as copy:
+        for row in zip(range(len(codes)), codes, community_codes, hexes, area_list, strict=True):
+            copy.write_row(row)
+    session.execute(text(f"CREATE INDEX ON {_STAGED} USING gist (geom)"))
+    session.execute(text(f"ANALYZE {_STAGED}"))
+
+
+def _merge_staged(session: Session, replace_communities: Sequence[str], *, metric_crs: int) -> WriteCounts:
+    """Apply the staged cells to ``grid_cell`` for ``replace_communities``; areas missing are computed in
+    ``metric_crs``. Unchanged rows are not rewritten, so a rebuild with the same settings writes nothing."""
+    deleted = session.execute(
+        text(
+            "DELETE FROM grid_cell g WHERE g.community_code = ANY(:communities) "
+            f"AND NOT EXISTS (SELECT 1 FROM {_STAGED} s WHERE s.code = g.code)"
+        ),
+        {"communities": list(replace_communities)},
+    ).rowcount
+    inserted, updated = session.execute(
+        text(
+            "WITH written AS ("
+            " INSERT INTO grid_cell (code, community_code, geom, area_m2)"
+            " SELECT code, community_code, ST_Multi(ST_Transform(geom, :srid)),"
+            "        coalesce(area_m2, ST_Area(ST_Transform(geom, :metric)))"
+            f" FROM {_STAGED}"
+            " ON CONFLICT (code) DO UPDATE SET community_code = excluded.community_code,"
+            "  geom = excluded.geom, area_m2 = excluded.area_m2"
+            "  WHERE grid_cell.geom IS DISTINCT FROM excluded.geom"
+            "     OR grid_cell.community_code IS DISTINCT FROM excluded.community_code"
+            " RETURNING (xmax = 0) AS is_new)"
+            " SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM written"
+        ),
+        {"srid": SRID, "metric": metric_crs},
+    ).one()
+    total = session.scalar(text(f"SELECT count(*) FROM {_STAGED}")) or 0
+    session.execute(text(f"DROP TABLE {_STAGED}"))
+    return WriteCounts(inserted=inserted, updated=updated, unchanged=total - inserted - updated, deleted=deleted)
+
+
+# --------------------------------------------------------------------------------------------------
+# Checking
+
+
+_COVERAGE_SQL = text("""
+WITH community AS (
+    SELECT code, name, ST_Transform(geom, :metric) AS g
+    FROM admin_area
+    WHERE level = 'community' AND valid_to IS NULL AND code = ANY(:communities)
+), cells AS (
+    SELECT community_code, count(*) AS n, sum(ST_Area(g)) AS total, ST_Union(g) AS u
+    FROM (SELECT community_code, ST_Transform(geom, :metric) AS g
+          FROM grid_cell WHERE community_code = ANY(:communities)) AS c
+    GROUP BY community_code
+)
+SELECT m.code, m.name, coalesce(c.n, 0), ST_Area(m.g), coalesce(c.total, 0), coalesce(ST_Area(c.u), 0),
+       coalesce(ST_Area(ST_Difference(m.g, c.u)), ST_Area(m.g)), coalesce(ST_Area(ST_Difference(c.u, m.g)), 0)
+FROM community AS m LEFT JOIN cells AS c ON c.community_code = m.code
+ORDER BY m.code
+""")
+
+
+def check_coverage(
+    session: Session, *, metric_crs: int, communities: Sequence[str] | None = None
+) -> list[grid.Coverage]:
+    """How exactly the stored cells tile each current community (all, or those in ``communities``).
+
+    Computed in PostGIS in ``metric_crs``: the sum of the cell areas, the area of their union, and what
+    the union leaves uncovered or adds outside. With exactly tiling cells all three areas agree, so no
+    pairwise comparison of cells is needed.
+    """
+    session.flush()
+    if communities is None:
+        communities = list(session.scalars(
+            select(AdminArea.code).where(AdminArea.level == "community", AdminArea.valid_to.is_(None))
+        ))
+    rows = session.execute(_COVERAGE_SQL, {"metric": metric_crs, "communities": list(communities)}).all()
+    return [
+        grid.Coverage(community_code=code, name=name, cells=n, community_area_m2=area, cell_area_sum_m2=total,
+                      union_area_m2=union, gap_m2=gap, spill_m2=spill)
+        for code, name, n, area, total, union, gap, spill in rows
+    ]
+
+
+def grid_stats(session: Session, *, settings: Settings | None = None) -> list[grid.Coverage]:
+    """Cells, areas and the coverage check of every current community, by code."""
+    settings = settings or get_settings()
+    return check_coverage(session, metric_crs=settings.metric_crs)
+
+
+# --------------------------------------------------------------------------------------------------
+# Importing
+
+
+def import_grid(
+    session: Session,
+    path: str | Path,
+    *,
+    settings: Settings | None = None,
+    code_field: str | None = None,
+    crs: str | None = None,
+) -> ImportReport:
+    """Import an existing unit grid from a vector file (GeoJSON, GeoPackage, Shapefile), all or nothing.
+
+    The cells of every community named in the file become exactly the file's (upserted by code, codes
+    not in the file deleted); other communities are not touched. ``code_field`` names the column of the
+    15-digit codes (guessed otherwise); ``crs`` is used when the file has none.
+
+    Errors, each naming the cell: a code that is not 15 digits, a duplicate code, a missing or
+    non-polygonal geometry, a community part of the code that is not a current community, more than
+    1% of a cell outside its community, two cells overlapping by more than 1 m². Gaps left in a community
+    are warnings.
+
+    Raises
+    ------
+    InvalidInput
+        The file cannot be read, has no CRS, or has no code column.
+    ValidationFailed
+        Any error above; nothing is written.
+    """
+    from gis import readers  # reading files pulls in GDAL; only imports need it
+
+    settings = settings or get_settings()
+    metric = settings.metric_crs
+    file = readers.read_vector(path, crs=crs)
+    column = readers.pick_column(file, code_field, CODE_FIELD_GUESSES, what="cell code", option="--code-field")
+    source = Path(path).name
+    problems, codes, geoms = _check_features(file.frame[column].tolist(), list(file.frame.geometry.values))
+    problems = [*file.warnings, *problems]
+    if codes:
+        _stage(session, codes=codes, community_codes=[c[:12] for c in codes], geoms=np.asarray(geoms, dtype=object),
+               areas=None, srid=SRID)
+        problems += _check_staged(session, metric_crs=metric)
+    if not codes and not any(p.severity == "error" for p in problems):
+        problems.append(Problem("error", source, "holds no cell", "give a file with one polygon per cell"))
+    failed = ValidationFailed(problems=problems, what=f"grid file {source}")
+    if failed.errors:
+        raise failed
+    communities = sorted({c[:12] for c in codes})
+    written = _merge_staged(session, communities, metric_crs=metric)
+    return ImportReport(source=source, communities=len(communities), cells=len(codes), written=written,
+                        warnings=[p for p in problems if p.severity != "error"])
+
+
+def _check_features(
+    values: Sequence[object], geometries: Sequence[BaseGeometry | None]
+) -> tuple[list[Problem], list[str], list[BaseGeometry]]:
+    """The checks that need no database: codes (15 digits, unique) and geometries (polygonal, valid).
+
+    Returns the problems and the codes and geometries that passed.
+    """
+    from gis.divisions import normalise_code
+    from gis.validation import repair_polygonal
+
+    problems: list[Problem] = []
+    first_row: dict[str, int] = {}
+    codes: list[str] = []
+    geoms: list[BaseGeometry] = []
+    for row, (value, geom) in enumerate(zip(values, geometries, strict=True), start=1):
+        code = normalise_code(value)
+        label = f"cell {code} (row {row})" if code else f"row {row}"
+        if code is None or len(code) != 15 or not code.isdigit():
+            problems.append(Problem("error", label, f"code {value!r} is not 15 digits",
+                                    "codes are the community's 12 digits followed by a 3-digit number"))
+            continue
+        if code in first_row:
+            problems.append(Problem("error", label, f"duplicate code: row {first_row[code]} has it too",
+                                    "give every cell its own code"))
+            continue
+        first_row[code] = row
+        fixed, found = repair_polygonal(geom, label)
+        problems += found
+        if fixed is not None:
+            codes.append(code)
+            geoms.append(fixed)
+    return problems, codes, geoms
+
+
+_UNKNOWN_COMMUNITY_SQL = text(f"""
+SELECT s.code FROM {_STAGED} AS s
+WHERE NOT EXISTS (SELECT 1 FROM admin_area AS a
+                  WHERE a.code = s.community_code AND a.level = 'community' AND a.valid_to IS NULL)
+ORDER BY s.row_no
+""")
+
+_OUTSIDE_SQL = text(f"""
+SELECT code, outside, area FROM (
+    SELECT s.row_no, s.code,
+           ST_Area(ST_Difference(ST_Transform(s.geom, :metric), ST_Transform(a.geom, :metric))) AS outside,
+           ST_Area(ST_Transform(s.geom, :metric)) AS area
+    FROM {_STAGED} AS s
+    JOIN admin_area AS a ON a.code = s.community_code AND a.level = 'community' AND a.valid_to IS NULL
+    WHERE NOT ST_CoveredBy(s.geom, a.geom)
+) AS measured
+WHERE outside > :share * area
+ORDER BY row_no
+""")
+
+_OVERLAP_SQL = text(f"""
+SELECT code_a, code_b, shared FROM (
+    SELECT a.row_no, a.code AS code_a, b.code AS code_b,
+           ST_Area(ST_Intersection(ST_Transform(a.geom, :metric), ST_Transform(b.geom, :metric))) AS shared
+    FROM {_STAGED} AS a
+    JOIN {_STAGED} AS b ON a.row_no < b.row_no AND ST_Intersects(a.geom, b.geom)
+    WHERE ST_Relate(a.geom, b.geom, '2********')
+) AS measured
+WHERE shared > :allowed
+ORDER BY row_no, code_b
+""")
+
+_GAP_SQL = text(f"""
+SELECT a.code, ST_Area(ST_Difference(ST_Transform(a.geom, :metric), ST_Transform(u.geom, :metric))) AS gap,
+       ST_Area(ST_Transform(a.geom, :metric)) AS area
+FROM (SELECT community_code, ST_Union(geom) AS geom FROM {_STAGED} GROUP BY community_code) AS u
+JOIN admin_area AS a ON a.code = u.community_code AND a.level = 'community' AND a.valid_to IS NULL
+ORDER BY a.code
+""")
+
+
+def _check_staged(session: Session, *, metric_crs: int) -> list[Problem]:
+    """The checks against the store and between cells, in PostGIS on the staged cells."""
+    problems = [
+        Problem("error", f"cell {code}", f"community {code[:12]} (the code's first 12 digits) is not a current "
+                "community", "correct the code, or load that community's boundary first")
+        for (code,) in session.execute(_UNKNOWN_COMMUNITY_SQL)
+    ]
+    params = {"metric": metric_crs}
+    problems += [
+        Problem("error", f"cell {code}", f"{outside:,.1f} m² ({outside / area:.1%}) lies outside its community "
+                f"{code[:12]}", "redraw the cell inside its community, or correct its code")
+        for code, outside, area in session.execute(_OUTSIDE_SQL, {**params, "share": IMPORT_OUTSIDE_SHARE})
+    ]
+    problems += [
+        Problem("error", f"cell {a}", f"overlaps cell {b} by {shared:,.1f} m²",
+                "redraw the shared edge so that neighbouring cells meet without overlapping")
+        for a, b, shared in session.execute(_OVERLAP_SQL, {**params, "allowed": IMPORT_OVERLAP_M2})
+    ]
+    problems += [
+        Problem("warning", f"community {code}", f"{gap:,.1f} m² ({gap / area:.2%}) is covered by no cell",
+                "extend the neighbouring cells over it, or add a cell")
+        for code, gap, area in session.execute(_GAP_SQL, params)
+        if gap > grid.COVERAGE_TOLERANCE * area
+    ]
+    return problems

@@ -1,0 +1,171 @@
+"""The grid worker's map page (网格员巡查地图): their cells, open and overdue incidents, and reporting a new
+incident by tapping the map.
+
+The page is a Folium map with no data inlined: ``WorkerApp`` adds the page's controls (log-in form, top
+bar, legend, report sheet) and starts ``/static/worker.js``, which logs in against the API and fetches
+the layers and incidents of the current view as the worker pans (inlining a city of cells would stall a
+phone; see PERFORMANCE.md). Every user text reaches the screen through ``textContent``.
+
+Coordinates: ``center`` is ``(lon, lat)`` in WGS84 like everything else in Wangge (Folium's own
+``location`` is ``(lat, lon)``; this module does the swap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from jinja2 import Template
+
+from maps.assets import DEFAULT_STATIC_URL, local_map
+
+TITLE = "网格巡查"
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """A layer the page draws, from which zoom on, with how many features at most per view."""
+
+    id: str
+    min_zoom: int
+    limit: int
+    color: str
+    weight: float
+    fill_opacity: float
+
+
+# Boundaries are few and always drawn; cells and compounds only once the view is small enough for them
+# to be readable (a 100 m cell is ~24 px wide at zoom 15 in Jishou).
+DEFAULT_LAYERS: tuple[LayerView, ...] = (
+    LayerView("subdistricts", 9, 200, "#5b2c83", 2.5, 0.0),
+    LayerView("communities", 9, 500, "#2c7fb8", 1.5, 0.0),
+    LayerView("compounds", 16, 500, "#8c6d31", 1.0, 0.12),
+    LayerView("grid_cells", 15, 1000, "#7a7a7a", 0.6, 0.0),
+)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What ``worker.js`` is started with (serialised to JSON into the page)."""
+
+    api: str = "/api/v1"
+    layers: tuple[LayerView, ...] = DEFAULT_LAYERS
+    incident_limit: int = 500
+    incident_min_zoom: int = 13
+    own_cell_color: str = "#1f6fd1"
+    open_color: str = "#f28e2b"
+    overdue_color: str = "#d62728"
+    storage_key: str = "wangge.worker"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(data.pop("extra"))
+        return data
+
+
+class WorkerApp(MacroElement):
+    """The page's controls and the call that starts ``worker.js`` on the Folium map.
+
+    Adds ``worker.css``/``worker.js`` (under ``static_url``) to the page header, the control markup to
+    the body, and ``WanggeWorker.start(map, config)`` after the map is created.
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <link rel="stylesheet" href="{{ this.static_url }}/worker.css"/>
+        <script src="{{ this.static_url }}/worker.js"></script>
+        {% endmacro %}
+
+        {% macro html(this, kwargs) %}
+        <header class="wg-bar" id="wg-bar">
+          <span class="wg-title">{{ this.title | e }}</span>
+          <span class="wg-user" id="wg-user"></span>
+          <button type="button" class="wg-link" id="wg-mine" hidden>我的网格</button>
+          <button type="button" class="wg-link" id="wg-logout" hidden>退出</button>
+        </header>
+        <div class="wg-status" id="wg-status" role="status" aria-live="polite" hidden></div>
+        <div class="wg-legend" id="wg-legend">
+          <span><i class="wg-swatch wg-swatch-cell"></i>我的网格</span>
+          <span><i class="wg-dot wg-dot-open"></i>待办</span>
+          <span><i class="wg-dot wg-dot-overdue"></i>已逾期</span>
+          <span class="wg-hint" id="wg-hint">点击地图上报问题</span>
+        </div>
+
+        <div class="wg-overlay" id="wg-login" hidden>
+          <form class="wg-card" id="wg-login-form" autocomplete="on">
+            <h1>网格员登录</h1>
+            <label>用户名<input name="username" autocomplete="username" autocapitalize="none" required></label>
+            <label>密码<input name="password" type="password" autocomplete="current-password" required></label>
+            <p class="wg-error" id="wg-login-error" role="alert"></p>
+            <button type="submit" class="wg-primary">登录</button>
+          </form>
+        </div>
+
+        <div class="wg-sheet" id="wg-report" hidden>
+          <form class="wg-card" id="wg-report-form">
+            <h2>上报问题</h2>
+            <p class="wg-muted" id="wg-report-where"></p>
+            <label>问题类别
+              <input type="search" id="wg-category-filter" placeholder="输入关键字筛选，如“井盖”">
+              <select name="category" id="wg-category" required></select>
+            </label>
+            <label>问题描述<textarea name="description" rows="3" maxlength="4000"
+              placeholder="简要描述现场情况"></textarea></label>
+            <label>现场照片（可选）<input type="file" name="photo" accept="image/*" capture="environment"></label>
+            <p class="wg-error" id="wg-report-error" role="alert"></p>
+            <div class="wg-actions">
+              <button type="button" class="wg-secondary" id="wg-report-cancel">取消</button>
+              <button type="submit" class="wg-primary" id="wg-report-submit">提交</button>
+            </div>
+          </form>
+        </div>
+        {% endmacro %}
+
+        {% macro script(this, kwargs) %}
+        WanggeWorker.start({{ this._parent.get_name() }}, {{ this.config | tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: WorkerConfig, *, static_url: str = DEFAULT_STATIC_URL, title: str = TITLE) -> None:
+        super().__init__()
+        self._name = "WorkerApp"
+        self.config = config.as_json()
+        self.static_url = static_url.rstrip("/")
+        self.title = title
+
+
+def build_worker_map(
+    *,
+    center: Sequence[float],
+    zoom: int = 14,
+    config: WorkerConfig | None = None,
+    static_url: str = DEFAULT_STATIC_URL,
+    title: str = TITLE,
+) -> folium.Map:
+    """The grid worker page as a Folium map, ready for ``m.get_root().render()``.
+
+    ``center`` is ``(lon, lat)`` in WGS84: where the page opens before the worker logs in (after log-in
+    it moves to the worker's communities, or to the view the worker last used on this phone). Nothing is
+    fetched at build time: the page asks the API for what its view shows.
+    """
+    lon, lat = center
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValueError(f"center: ({lon}, {lat}) is not a (lon, lat) pair in WGS84")
+    m = local_map(
+        location=(lat, lon),
+        zoom_start=zoom,
+        title=title,
+        static_url=static_url,
+        prefer_canvas=False,  # SVG paths: each cell and incident is a DOM node the tests (and screen readers) see
+        # worker.js puts zoom and a metric scale bottom-right, away from the top bar and within thumb reach.
+        zoom_control=False,
+        control_scale=False,
+    )
+    WorkerApp(config or WorkerConfig(), static_url=static_url, title=title).add_to(m)
+    return m

@@ -1,0 +1,99 @@
+import re
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gis import users
+from gis.models import Team, User
+from tests.common import QIANZHOU, ZHENXI
+from tests.factories import WORLD_CELLS, add_world
+
+
+@pytest.fixture
+def world(db: Session) -> Session:
+    add_world(db)
+    return db
+
+
+def test_teams_add_and_list(world: Session, cli) -> None:
+    result = cli("teams", "add", "乾州中队", "--jurisdiction", QIANZHOU, "--jurisdiction", "433101005001")
+    assert result.exit_code == 0, result.output
+    assert "3 current community" in result.output
+    team = world.scalars(select(Team).where(Team.name == "乾州中队")).one()
+    assert {j.area_code for j in team.jurisdiction} == {QIANZHOU, "433101005001"}
+    listed = cli("teams", "list")
+    assert listed.exit_code == 0 and "乾州中队" in listed.output
+
+
+def test_teams_add_refuses_an_unknown_code_without_a_traceback(world: Session, cli) -> None:
+    result = cli("teams", "add", "坏中队", "--jurisdiction", "433101999000")
+    assert result.exit_code == 1
+    assert "not a current admin area: 433101999000" in result.output
+    assert "Traceback" not in result.output
+    assert world.scalar(select(Team.id).where(Team.name == "坏中队")) is None
+
+
+def test_users_add_an_officer_in_a_team_who_can_then_log_in(world: Session, cli) -> None:
+    assert cli("teams", "add", "镇溪中队", "--jurisdiction", ZHENXI).exit_code == 0
+    result = cli("users", "add", "wang", "--role", "officer", "--team", "镇溪中队", "--password", "s3cret-pass",
+                 "--display-name", "王五", "--phone", "000-0000-0100")
+    assert result.exit_code == 0, result.output
+    user = users.authenticate(world, "wang", "s3cret-pass")
+    assert (user.display_name, user.role, user.team.name if user.team else None) == ("王五", "officer", "镇溪中队")
+    listed = cli("users", "list")
+    assert "wang" in listed.output and "镇溪中队" in listed.output
+    assert "000-0000-0100" not in listed.output  # phones stay out of listings
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "officer", "--team", "无此队"], "no team '无此队'"),
+        (["--role", "officer"], "must belong to a team"),
+        (["--role", "community_staff", "--community", "433101009009"], "not a current admin area"),
+    ],
+)
+def test_users_add_refusals_exit_1_with_the_reason(world: Session, cli, args: list[str], message: str) -> None:
+    result = cli("users", "add", "someone", *args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert world.scalar(select(User.id).where(User.username == "someone")) is None
+
+
+def test_an_unknown_role_is_a_usage_error(cli) -> None:
+    result = cli("users", "add", "someone", "--role", "mayor")
+    assert result.exit_code == 2
+
+
+def test_keys_create_prints_a_key_that_authenticates_once_shown(world: Session, cli) -> None:
+    assert cli("users", "add", "bot", "--role", "grid_worker").exit_code == 0
+    result = cli("keys", "create", "bot")
+    assert result.exit_code == 0, result.output
+    key = re.search(r"wg_[A-Za-z0-9_-]+", result.output)
+    assert key is not None
+    assert users.user_for_api_key(world, key.group(0)).username == "bot"
+    revoked = cli("keys", "revoke", key.group(0)[:11])
+    assert revoked.exit_code == 0, revoked.output
+    with pytest.raises(Exception, match="revoked"):
+        users.user_for_api_key(world, key.group(0))
+
+
+def test_assign_cells_adds_to_a_grid_workers_cells(world: Session, cli) -> None:
+    assert cli("users", "add", "zhao", "--role", "grid_worker").exit_code == 0
+    result = cli("users", "assign-cells", "zhao", *WORLD_CELLS[:2])
+    assert result.exit_code == 0, result.output
+    again = cli("users", "assign-cells", "zhao", *WORLD_CELLS)
+    assert "1 cell(s) added, 3 in all" in again.output
+    assert users.user_cell_codes(world, users.get_user(world, "zhao")) == WORLD_CELLS
+    unknown = cli("users", "assign-cells", "zhao", "433101004001999")
+    assert unknown.exit_code == 1 and "433101004001999" in unknown.output
+
+
+@pytest.mark.usefixtures("cheap_password_hashing")
+def test_seed_demo_prints_the_demo_logins(world: Session, cli) -> None:
+    result = cli("users", "seed-demo")
+    assert result.exit_code == 0, result.output
+    assert "demo_supervisor" in result.output and "demo-supervisor" in result.output
+    assert cli("users", "seed-demo").exit_code == 0
+    assert world.scalar(select(User.id).where(User.username == "demo_officer_qianzhou")) is not None

@@ -1,0 +1,92 @@
+"""The one table from domain errors to HTTP, through a probe route that raises what it is told."""
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+
+from api.errors import STATUS, error_body, status_for
+from gis import errors
+from gis.errors import Problem, ValidationFailed
+
+PROBLEMS = [
+    Problem("error", "433101004001", "ring self-intersects", fix="repair with ST_MakeValid"),
+    Problem("warning", "row 3", "name has trailing spaces"),
+]
+
+
+class PaymentMissing(errors.Conflict):
+    """A subclass the table does not list: it answers as its parent."""
+
+
+RAISABLE: dict[str, errors.WanggeError] = {
+    "not_found": errors.NotFound("no incident 42"),
+    "invalid": errors.InvalidInput("bbox: give four numbers"),
+    "validation": ValidationFailed(PROBLEMS, what="boundaries.geojson"),
+    "conflict": errors.Conflict("the booking overlaps another"),
+    "stale": errors.StaleVersion("incident 42 changed since version 3"),
+    "unauthenticated": errors.Unauthenticated("log in"),
+    "forbidden": errors.Forbidden("role planner may not incident.close"),
+    "outside": errors.OutsideJurisdiction("433101005001 is outside the jurisdiction"),
+    "setup": errors.SetupError("PostGIS is not installed"),
+    "plain": errors.WanggeError("something else"),
+    "subclass": PaymentMissing("pay first"),
+}
+
+probe = APIRouter()
+
+
+@probe.get("/probe/raise/{name}")
+def raise_it(name: str) -> None:
+    raise RAISABLE[name]
+
+
+@pytest.fixture
+def app(app: FastAPI) -> FastAPI:
+    app.include_router(probe)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("not_found", 404, "NotFound"),
+        ("invalid", 422, "InvalidInput"),
+        ("validation", 422, "ValidationFailed"),
+        ("conflict", 409, "Conflict"),
+        ("stale", 409, "StaleVersion"),
+        ("unauthenticated", 401, "Unauthenticated"),
+        ("forbidden", 403, "Forbidden"),
+        ("outside", 403, "OutsideJurisdiction"),
+        ("setup", 503, "SetupError"),
+        ("plain", 400, "WanggeError"),
+        ("subclass", 409, "PaymentMissing"),
+    ],
+)
+def test_each_domain_error_answers_with_its_status_and_class(
+    client: TestClient, name: str, status: int, code: str
+) -> None:
+    response = client.get(f"/probe/raise/{name}")
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    assert response.json()["detail"].startswith(str(RAISABLE[name]).splitlines()[0])
+
+
+def test_only_a_401_carries_www_authenticate(client: TestClient) -> None:
+    assert client.get("/probe/raise/unauthenticated").headers["WWW-Authenticate"] == "Bearer"
+    assert "WWW-Authenticate" not in client.get("/probe/raise/forbidden").headers
+
+
+def test_a_failed_validation_lists_its_problems(client: TestClient) -> None:
+    body = client.get("/probe/raise/validation").json()
+    assert body["detail"] == "boundaries.geojson: 1 error(s), nothing was written"
+    assert body["problems"] == [
+        {"severity": "error", "feature": "433101004001", "message": "ring self-intersects",
+         "fix": "repair with ST_MakeValid"},
+        {"severity": "warning", "feature": "row 3", "message": "name has trailing spaces", "fix": ""},
+    ]
+
+
+def test_the_table_covers_the_base_class_so_every_domain_error_has_a_status() -> None:
+    assert errors.WanggeError in STATUS
+    assert status_for(PaymentMissing("x")) == 409
+    assert error_body(errors.NotFound("gone")) == {"detail": "gone", "code": "NotFound"}

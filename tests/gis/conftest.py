@@ -1,0 +1,90 @@
+"""Fixtures for gis tests.
+
+``street_world``: a small street-level world, built explicitly in the test transaction — one city, one
+subdistrict, two square communities side by side near Jishou (each about 980 m × 1,110 m), three grid cells
+(vertical strips) in each, two teams (one for the whole subdistrict, one for the second community only, so
+the more specific one answers there) and one user of every role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from shapely.geometry import box
+from sqlalchemy.orm import Session
+
+from gis import users
+from gis.models import GridCell, Role, Team, User
+from tests.common import CITY, QIANZHOU, area
+from tests.factories import insert_areas
+
+COMMUNITY_A, COMMUNITY_B = "433101004001", "433101004002"
+# (min lon, min lat, max lon, max lat) of the two communities, WGS84.
+BOX_A = (109.70, 28.30, 109.71, 28.31)
+BOX_B = (109.71, 28.30, 109.72, 28.31)
+INSIDE_A = (109.705, 28.305)  # a point in community A (cell …002)
+INSIDE_B = (109.715, 28.305)  # a point in community B (cell …002)
+
+
+@dataclass
+class StreetWorld:
+    cells: dict[str, GridCell]  # by code
+    subdistrict_team: Team  # answers for the whole subdistrict (so for community A)
+    community_b_team: Team  # answers for community B only: the more specific team there
+    grid_worker: User
+    officer_a: User  # of the subdistrict team
+    officer_b: User  # of the community B team
+    supervisor: User
+    planner: User
+    admin: User
+    community_staff: User  # of community A
+
+    def user(self, role: Role | str) -> User:
+        return {
+            Role.grid_worker: self.grid_worker, Role.officer: self.officer_a, Role.supervisor: self.supervisor,
+            Role.planner: self.planner, Role.admin: self.admin, Role.community_staff: self.community_staff,
+        }[Role(role)]
+
+
+def _strips(community: str, bounds: tuple[float, float, float, float]) -> list[GridCell]:
+    x0, y0, x1, y1 = bounds
+    step = (x1 - x0) / 3
+    return [
+        GridCell(code=f"{community}{i + 1:03d}", community_code=community, area_m2=36_000.0,
+                 geom=f"SRID=4326;MULTIPOLYGON((({x0 + i * step} {y0},{x0 + (i + 1) * step} {y0},"
+                      f"{x0 + (i + 1) * step} {y1},{x0 + i * step} {y1},{x0 + i * step} {y0})))")
+        for i in range(3)
+    ]
+
+
+@pytest.fixture
+def street_world(db: Session) -> StreetWorld:
+    whole = (BOX_A[0], BOX_A[1], BOX_B[2], BOX_B[3])
+    insert_areas(db, [
+        area(CITY, "吉首市", "city", None, box(*whole)),
+        area(QIANZHOU, "乾州街道", "subdistrict", CITY, box(*whole)),
+        area(COMMUNITY_A, "乾州社区", "community", QIANZHOU, box(*BOX_A)),
+        area(COMMUNITY_B, "万溶江社区", "community", QIANZHOU, box(*BOX_B)),
+    ])
+    cells = _strips(COMMUNITY_A, BOX_A) + _strips(COMMUNITY_B, BOX_B)
+    db.add_all(cells)
+    db.flush()
+    subdistrict_team = users.create_team(db, name="乾州街道执法中队", jurisdiction_codes=[QIANZHOU])
+    community_b_team = users.create_team(db, name="万溶江社区执法队", jurisdiction_codes=[COMMUNITY_B])
+
+    def user(name: str, role: Role, **extra: object) -> User:
+        return users.create_user(db, username=name, display_name=f"测试{name}", role=role, **extra)  # type: ignore[arg-type]
+
+    return StreetWorld(
+        cells={c.code: c for c in cells},
+        subdistrict_team=subdistrict_team,
+        community_b_team=community_b_team,
+        grid_worker=user("grid1", Role.grid_worker, community_code=COMMUNITY_A, phone="000-0000-0001"),
+        officer_a=user("officer_a", Role.officer, team=subdistrict_team),
+        officer_b=user("officer_b", Role.officer, team=community_b_team),
+        supervisor=user("supervisor1", Role.supervisor),
+        planner=user("planner1", Role.planner),
+        admin=user("admin1", Role.admin),
+        community_staff=user("staff_a", Role.community_staff, community_code=COMMUNITY_A),
+    )

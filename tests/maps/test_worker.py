@@ -1,0 +1,78 @@
+"""maps.worker: the grid worker's page as Folium renders it (the browser tests drive it for real)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from maps.assets import external_urls, render
+from maps.worker import WorkerConfig, build_worker_map
+
+
+def _config_of(html: str) -> dict:
+    match = re.search(r"WanggeWorker\.start\((map_[0-9a-f]+), (\{.*\})\);", html)
+    assert match, "the page does not start worker.js"
+    assert f'var {match.group(1)} = L.map(' in html  # started on the map the page creates
+    return json.loads(match.group(2))
+
+
+def test_the_worker_page_names_no_other_host() -> None:
+    html = render(build_worker_map(center=(109.7078, 28.2805)))
+    assert external_urls(html) == []
+
+
+def test_the_worker_page_loads_leaflet_then_its_own_script_and_style() -> None:
+    html = render(build_worker_map(center=(109.7078, 28.2805)))
+    leaflet = html.index('<script src="/static/vendor/leaflet-1.9.4/leaflet.js">')
+    worker = html.index('<script src="/static/worker.js">')
+    assert leaflet < worker < html.index("WanggeWorker.start(")
+    assert '<link rel="stylesheet" href="/static/worker.css"/>' in html
+
+
+def test_the_center_is_lon_lat_and_folium_gets_lat_lon() -> None:
+    html = render(build_worker_map(center=(109.7078, 28.2805), zoom=15))
+    assert re.search(r"center: \[28\.2805, 109\.7078\]", html)
+    assert '"zoom": 15' in html
+
+
+def test_a_lat_lon_center_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"not a \(lon, lat\) pair"):
+        build_worker_map(center=(28.28, 109.71))  # (lat, lon) by mistake: 109.71 is no latitude
+
+
+def test_the_page_is_in_simplified_chinese_with_login_and_report_forms() -> None:
+    html = render(build_worker_map(center=(109.7078, 28.2805)))
+    assert '<html lang="zh-CN">' in html
+    labels = ("网格员登录", "用户名", "密码", "上报问题", "问题类别", "问题描述", "现场照片", "提交", "取消", "已逾期")
+    for text in labels:
+        assert text in html, text
+    assert 'accept="image/*"' in html
+
+
+def test_the_page_inlines_no_data_only_what_to_fetch() -> None:
+    html = render(build_worker_map(center=(109.7078, 28.2805)))
+    config = _config_of(html)
+    assert config["api"] == "/api/v1"
+    assert [layer["id"] for layer in config["layers"]] == ["subdistricts", "communities", "compounds", "grid_cells"]
+    cells = next(layer for layer in config["layers"] if layer["id"] == "grid_cells")
+    assert cells["min_zoom"] >= 15 and cells["limit"] <= 1000  # a city of cells never comes in one view
+    assert "FeatureCollection" not in html
+
+
+def test_a_config_and_static_prefix_reach_the_page() -> None:
+    config = WorkerConfig(api="/wangge/api/v1", overdue_color="#ff0000", extra={"debug": True})
+    html = render(build_worker_map(center=(109.7, 28.28), config=config, static_url="/wangge/static"))
+    started = _config_of(html)
+    assert started["api"] == "/wangge/api/v1"
+    assert started["overdue_color"] == "#ff0000"
+    assert started["debug"] is True
+    assert '<script src="/wangge/static/worker.js">' in html
+    assert 'src="/wangge/static/vendor/leaflet-1.9.4/leaflet.js"' in html
+
+
+def test_the_title_is_escaped() -> None:
+    html = render(build_worker_map(center=(109.7, 28.28), title="<b>巡查</b>"))
+    assert "<b>巡查</b>" not in html
+    assert "&lt;b&gt;巡查&lt;/b&gt;" in html
