@@ -8,7 +8,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import Polygon
 
-from gis.crs import InputDatum
+from gis.crs import InputDatum, convert_geometry
 from gis.errors import InvalidInput
 from gis.readers import find_column, int_value, pick_column, read_vector, text_value
 from tests.common import (
@@ -158,6 +158,16 @@ def test_gcj02_lon_lat_are_converted_to_wgs84(tmp_path: Path) -> None:
     moved = file.frame.geometry.iloc[4]
     assert moved.bounds != pytest.approx(SOUTH_BOUNDS, abs=1e-4)  # a few hundred metres is ~0.003°
     assert moved.bounds == pytest.approx(SOUTH_BOUNDS, abs=1e-2)
+
+
+def test_bd09_lon_lat_from_baidu_come_back_exactly(tmp_path: Path) -> None:
+    world = jishou_world()
+    baidu = [{**r, "geometry": convert_geometry(r["geometry"], InputDatum.wgs84, InputDatum.bd09)} for r in world]
+
+    file = read_vector(write_geojson(tmp_path, baidu), datum=InputDatum.bd09)
+
+    assert baidu[4]["geometry"].bounds != pytest.approx(SOUTH_BOUNDS, abs=1e-3)
+    assert file.frame.geometry.iloc[4].bounds == pytest.approx(SOUTH_BOUNDS, abs=1e-8)
 
 
 def test_a_datum_on_projected_coordinates_is_refused(tmp_path: Path) -> None:
