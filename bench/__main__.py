@@ -38,11 +38,17 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 console = Console()
 
 
-def discover() -> None:
-    """Import every ``bench/bench_*.py`` so that its ``@benchmark`` functions register themselves."""
+def discover() -> list[Row]:
+    """Import every ``bench/bench_*.py`` so that its ``@benchmark`` functions register themselves; a
+    module that fails to import becomes a row saying so (the others still run)."""
+    broken = []
     for module in pkgutil.iter_modules(bench.__path__):
         if module.name.startswith("bench_"):
-            importlib.import_module(f"bench.{module.name}")
+            try:
+                importlib.import_module(f"bench.{module.name}")
+            except Exception as exc:  # one broken benchmark must not hide the others' figures
+                broken.append(Row(f"bench.{module.name}", None, None, f"FAILED to import: {exc!r}"))
+    return broken
 
 
 @contextmanager
@@ -174,27 +180,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help=f"do not update {RESULTS.name}")
     args = parser.parse_args(argv)
 
-    discover()
+    broken = discover()
+    rows: list[Row] = [] if args.only else broken
     names = args.only or sorted(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(sorted(BENCHMARKS))}")
-    settings = Settings(database_url="postgresql://unused/unused")  # the figures use the default settings
+    # Cell size, sliver ratio and metric CRS as configured (WANGGE_*); the database is always the throwaway.
+    settings = Settings(database_url="postgresql://unused/unused")
 
-    rows: list[Row] = []
     with throwaway_database() as engine, tempfile.TemporaryDirectory(prefix="wangge-bench-") as workdir:
         about = machine(engine)
         ctx = BenchContext(quick=args.quick, engine=engine, sessions=make_sessionmaker(engine),
                            settings=settings, workdir=Path(workdir))
         for name in names:
             console.print(f"[bold]running[/] {name} …")
-            rows += BENCHMARKS[name](ctx)
+            try:
+                rows += BENCHMARKS[name](ctx)
+            except Exception as exc:  # report it in the table and carry on with the next benchmark
+                console.print_exception()
+                rows.append(Row(name, None, None, f"FAILED: {exc!r}"))
     console.print(render(rows))
     if not args.no_write:
         command = shlex.join([".venv/bin/python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
         update_results(RESULTS, "quick" if args.quick else "full", command, about, rows)
         console.print(f"updated {RESULTS.relative_to(PROJECT_ROOT)}")
-    return 0
+    return 1 if any(r.notes.startswith("FAILED") for r in rows) else 0
 
 
 if __name__ == "__main__":

@@ -14,15 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
 import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from gis import grid
+from gis import crs, grid
 from gis.errors import InvalidInput, NotFound, Problem, ValidationFailed
 from gis.models import SRID, AdminArea, GridCell
 from gis.progress import ProgressReporter, no_progress
@@ -115,15 +117,16 @@ def read_communities(
                 f"no current community with code {', '.join(unknown)} — fix: check the code (12 digits) "
                 "against the loaded boundaries"
             )
-    query = select(
-        AdminArea.code, AdminArea.name, func.ST_AsBinary(func.ST_Transform(AdminArea.geom, metric_crs))
-    ).where(*current).order_by(AdminArea.code)
+    query = select(AdminArea.code, AdminArea.name, func.ST_AsBinary(AdminArea.geom)).where(*current).order_by(
+        AdminArea.code
+    )
     if codes:
         query = query.where(AdminArea.code.in_(codes))
     if only_missing:
         query = query.where(~select(GridCell.id).where(GridCell.community_code == AdminArea.code).exists())
     rows = session.execute(query).all()
-    geoms = shapely.from_wkb([bytes(r[2]) for r in rows]) if rows else []
+    # Reprojected here, like the cells on the way back, so both directions go through the same PROJ.
+    geoms = crs.reproject(shapely.from_wkb([bytes(r[2]) for r in rows]), SRID, metric_crs) if rows else []
     return [Community(code=r[0], name=r[1], geom=g) for r, g in zip(rows, geoms, strict=True)]
 
 
@@ -169,9 +172,9 @@ def build_grid(
         cell_size=settings.cell_size_m if cell_size is None else cell_size,
         sliver_ratio=settings.sliver_ratio if sliver_ratio is None else sliver_ratio,
     )
-    srid = settings.metric_crs
+    metric = settings.metric_crs
     session.flush()
-    todo = read_communities(session, metric_crs=srid, codes=communities, only_missing=if_missing)
+    todo = read_communities(session, metric_crs=metric, codes=communities, only_missing=if_missing)
     if not todo:
         total = len(communities) if communities else count_communities(session)
         if not total:
@@ -181,8 +184,8 @@ def build_grid(
     built = grid.build_grid(((c.code, c.geom) for c in todo), spec, progress=progress)
     codes, owners, geoms, areas = built.arrays()
     written = write_cells(session, codes=codes, community_codes=owners, geoms=geoms, areas=areas,
-                          srid=srid, metric_crs=srid, replace_communities=[c.code for c in todo])
-    checks = check_coverage(session, metric_crs=srid, communities=[c.code for c in todo])
+                          srid=metric, metric_crs=metric, replace_communities=[c.code for c in todo])
+    checks = check_coverage(session, metric_crs=metric, communities=[c.code for c in todo])
     failed = [c for c in checks if not c.ok]
     if failed:
         raise ValidationFailed(
@@ -211,7 +214,8 @@ def write_cells(
     ``geoms`` are in EPSG ``srid`` and stored as MultiPolygon 4326; ``areas`` (m²) are computed in
     ``metric_crs`` when None. One COPY into a temporary table, then a few set-based statements.
     """
-    _stage(session, codes=codes, community_codes=community_codes, geoms=geoms, areas=areas, srid=srid)
+    lonlat = crs.reproject(np.asarray(geoms, dtype=object), srid, SRID)
+    _stage(session, codes=codes, community_codes=community_codes, geoms=lonlat, areas=areas)
     return _merge_staged(session, replace_communities, metric_crs=metric_crs)
 
 
@@ -222,43 +226,45 @@ def _stage(
     community_codes: Sequence[str],
     geoms: npt.NDArray[np.object_],
     areas: npt.NDArray[np.float64] | None,
-    srid: int,
+    indexed: bool = False,
 ) -> None:
-    """COPY the incoming cells into a temporary table (dropped at commit), the fast path for thousands."""
+    """COPY the incoming cells (lon/lat) into a temporary table (dropped at commit), the fast path for
+    thousands of rows; ``indexed`` adds the spatial index that checks between cells need."""
     session.flush()
     session.execute(text(f"DROP TABLE IF EXISTS {_STAGED}"))
     session.execute(text(
         f"CREATE TEMP TABLE {_STAGED} (row_no integer, code text, community_code text, geom geometry, "
         "area_m2 double precision) ON COMMIT DROP"
     ))
-    hexes = shapely.to_wkb(shapely.set_srid(np.asarray(geoms, dtype=object), srid), hex=True, include_srid=True)
+    hexes = shapely.to_wkb(shapely.set_srid(np.asarray(geoms, dtype=object), SRID), hex=True, include_srid=True)
     area_list = [None] * len(codes) if areas is None else [float(a) for a in areas]
-    raw = session.connection().connection.driver_connection
+    raw = cast(psycopg.Connection, session.connection().connection.driver_connection)  # COPY needs psycopg's own
     with raw.cursor() as cursor, cursor.copy(
         f"COPY {_STAGED} (row_no, code, community_code, geom, area_m2) FROM STDIN"
     ) as copy:
         for row in zip(range(len(codes)), codes, community_codes, hexes, area_list, strict=True):
             copy.write_row(row)
-    session.execute(text(f"CREATE INDEX ON {_STAGED} USING gist (geom)"))
+    if indexed:
+        session.execute(text(f"CREATE INDEX ON {_STAGED} USING gist (geom)"))
     session.execute(text(f"ANALYZE {_STAGED}"))
 
 
 def _merge_staged(session: Session, replace_communities: Sequence[str], *, metric_crs: int) -> WriteCounts:
     """Apply the staged cells to ``grid_cell`` for ``replace_communities``; areas missing are computed in
     ``metric_crs``. Unchanged rows are not rewritten, so a rebuild with the same settings writes nothing."""
-    deleted = session.execute(
+    deleted = session.scalar(
         text(
-            "DELETE FROM grid_cell g WHERE g.community_code = ANY(:communities) "
-            f"AND NOT EXISTS (SELECT 1 FROM {_STAGED} s WHERE s.code = g.code)"
+            "WITH gone AS (DELETE FROM grid_cell g WHERE g.community_code = ANY(:communities)"
+            f" AND NOT EXISTS (SELECT 1 FROM {_STAGED} s WHERE s.code = g.code) RETURNING 1)"
+            " SELECT count(*) FROM gone"
         ),
         {"communities": list(replace_communities)},
-    ).rowcount
+    ) or 0
     inserted, updated = session.execute(
         text(
             "WITH written AS ("
             " INSERT INTO grid_cell (code, community_code, geom, area_m2)"
-            " SELECT code, community_code, ST_Multi(ST_Transform(geom, :srid)),"
-            "        coalesce(area_m2, ST_Area(ST_Transform(geom, :metric)))"
+            " SELECT code, community_code, ST_Multi(geom), coalesce(area_m2, ST_Area(ST_Transform(geom, :metric)))"
             f" FROM {_STAGED}"
             " ON CONFLICT (code) DO UPDATE SET community_code = excluded.community_code,"
             "  geom = excluded.geom, area_m2 = excluded.area_m2"
@@ -267,7 +273,7 @@ def _merge_staged(session: Session, replace_communities: Sequence[str], *, metri
             " RETURNING (xmax = 0) AS is_new)"
             " SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM written"
         ),
-        {"srid": SRID, "metric": metric_crs},
+        {"metric": metric_crs},
     ).one()
     total = session.scalar(text(f"SELECT count(*) FROM {_STAGED}")) or 0
     session.execute(text(f"DROP TABLE {_STAGED}"))
@@ -278,19 +284,22 @@ def _merge_staged(session: Session, replace_communities: Sequence[str], *, metri
 # Checking
 
 
+# Overlays in lon/lat (cells and community share their vertices there), only the results projected to
+# measure them. MATERIALIZED: left to itself the planner may redo every union for every community.
 _COVERAGE_SQL = text("""
-WITH community AS (
-    SELECT code, name, ST_Transform(geom, :metric) AS g
+WITH community AS MATERIALIZED (
+    SELECT code, name, geom
     FROM admin_area
     WHERE level = 'community' AND valid_to IS NULL AND code = ANY(:communities)
-), cells AS (
-    SELECT community_code, count(*) AS n, sum(ST_Area(g)) AS total, ST_Union(g) AS u
-    FROM (SELECT community_code, ST_Transform(geom, :metric) AS g
-          FROM grid_cell WHERE community_code = ANY(:communities)) AS c
+), cells AS MATERIALIZED (
+    SELECT community_code, count(*) AS n, sum(area_m2) AS total, ST_Union(geom) AS u
+    FROM grid_cell WHERE community_code = ANY(:communities)
     GROUP BY community_code
 )
-SELECT m.code, m.name, coalesce(c.n, 0), ST_Area(m.g), coalesce(c.total, 0), coalesce(ST_Area(c.u), 0),
-       coalesce(ST_Area(ST_Difference(m.g, c.u)), ST_Area(m.g)), coalesce(ST_Area(ST_Difference(c.u, m.g)), 0)
+SELECT m.code, m.name, coalesce(c.n, 0), ST_Area(ST_Transform(m.geom, :metric)), coalesce(c.total, 0),
+       coalesce(ST_Area(ST_Transform(c.u, :metric)), 0),
+       coalesce(ST_Area(ST_Transform(ST_Difference(m.geom, c.u), :metric)), ST_Area(ST_Transform(m.geom, :metric))),
+       coalesce(ST_Area(ST_Transform(ST_Difference(c.u, m.geom), :metric)), 0)
 FROM community AS m LEFT JOIN cells AS c ON c.community_code = m.code
 ORDER BY m.code
 """)
@@ -301,9 +310,9 @@ def check_coverage(
 ) -> list[grid.Coverage]:
     """How exactly the stored cells tile each current community (all, or those in ``communities``).
 
-    Computed in PostGIS in ``metric_crs``: the sum of the cell areas, the area of their union, and what
-    the union leaves uncovered or adds outside. With exactly tiling cells all three areas agree, so no
-    pairwise comparison of cells is needed.
+    Computed in PostGIS in ``metric_crs``: the sum of the cells' stored areas, the area of their union,
+    and what the union leaves uncovered or adds outside. With exactly tiling cells all three areas agree,
+    so no pairwise comparison of cells is needed (the sum exceeds the union by exactly the overlaps).
     """
     session.flush()
     if communities is None:
@@ -365,7 +374,7 @@ def import_grid(
     problems = [*file.warnings, *problems]
     if codes:
         _stage(session, codes=codes, community_codes=[c[:12] for c in codes], geoms=np.asarray(geoms, dtype=object),
-               areas=None, srid=SRID)
+               areas=None, indexed=True)
         problems += _check_staged(session, metric_crs=metric)
     if not codes and not any(p.severity == "error" for p in problems):
         problems.append(Problem("error", source, "holds no cell", "give a file with one polygon per cell"))

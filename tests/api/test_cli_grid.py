@@ -92,6 +92,7 @@ def test_grid_import_of_a_valid_file_in_a_projected_crs(cli: Cli, db: Session, t
     assert cli("grid", "stats").output.count("ok") >= 1
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
 def test_grid_import_of_a_file_without_crs_needs_the_crs_option(cli: Cli, db: Session, tmp_path: Path) -> None:
     add_two_communities(db)
     path = write_grid(tmp_path / "grid.shp", square_grid(), crs=None)

@@ -93,13 +93,14 @@ def test_slivers_are_merged_into_their_neighbour_and_keep_their_area() -> None:
     assert_tiles(community, cells.geoms)
 
 
-def test_a_sliver_joins_the_neighbour_it_shares_the_longest_border_with() -> None:
-    # The 15 m × 100 m strip touches the cell to its west along 100 m and the cell to its north along 15 m.
-    community = shapely.union_all([rect(0, 0, 100, 200), rect(100, 100, 200, 200), rect(100, 0, 115, 100)])
+def test_a_sliver_joins_the_neighbour_it_shares_the_longest_border_with_not_the_largest() -> None:
+    # The 15 m × 100 m strip touches a 7,000 m² piece to its west along 100 m and a whole 10,000 m² cell
+    # to its north along 15 m: the border decides.
+    community = shapely.union_all([rect(30, 0, 100, 200), rect(100, 100, 200, 200), rect(100, 0, 115, 100)])
     cells = grid_community(CODE, community, SPEC)
 
-    assert sorted(cells.areas.round().tolist()) == [10_000, 10_000, 11_500]
-    assert cells.geoms[np.argmax(cells.areas)].equals(rect(0, 0, 115, 100))
+    assert sorted(cells.areas.round().tolist()) == [7_000, 8_500, 10_000]
+    assert cells.geoms[np.argsort(cells.areas)[1]].equals(rect(30, 0, 115, 100))
 
 
 def test_a_sliver_with_no_neighbour_stays_a_cell_of_its_own() -> None:
