@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import install_error_handlers
-from api.routes import auth, layers, pages
+from api.routes import auth, categories, facilities, incidents, layers, pages
 from gis.db import make_engine, make_sessionmaker, resolve_database_url
 from gis.settings import Settings, get_settings
 
@@ -46,6 +46,9 @@ def create_app(
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(auth.router)
+    app.include_router(categories.router)
+    app.include_router(facilities.router)
+    app.include_router(incidents.router)
     app.include_router(layers.router)
     app.include_router(pages.router)
 

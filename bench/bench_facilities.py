@@ -37,8 +37,8 @@ def build_city(session: Session, *, side: int = 100, cell_m: float = 100.0, faci
     points with random types and capacities, and bookings over the last 30 days. Returns the counts."""
     rng = np.random.default_rng(seed)
     x0, y0 = CENTRE_M[0] - side * cell_m / 2, CENTRE_M[1] - side * cell_m / 2
-    cols, rows = np.meshgrid(np.arange(side), np.arange(side))
-    cols, rows = cols.ravel(), rows.ravel()
+    grid_cols, grid_rows = np.meshgrid(np.arange(side), np.arange(side))
+    cols, rows = grid_cols.ravel(), grid_rows.ravel()
     squares = shapely.box(x0 + cols * cell_m, y0 + rows * cell_m, x0 + (cols + 1) * cell_m, y0 + (rows + 1) * cell_m)
     lonlat = from_metric(squares, JISHOU_METRIC)
     block = 20

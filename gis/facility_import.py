@@ -273,12 +273,12 @@ def _check(session: Session, rows: _Rows) -> list[Problem]:
             problems.append(Problem("error", label, str(exc), "use a current 12-digit community code"))
     problems += _duplicates([(label, (u, c)) for label, u, c, _, _ in rows.pairings], "pairing")
     problems += _duplicates([(label, (u, s.name.strip())) for label, u, s in rows.facilities], "facility name")
-    for label, unit, spec in rows.facilities:
+    for label, unit, place in rows.facilities:
         if unit not in known_units:
             problems.append(Problem("error", label, f"unit: no unit named {unit!r} in this import or stored",
                                     "add it to the units file"))
-        if not spec.problems() and fac.community_at(session, spec.lon, spec.lat) is None:
-            problems.append(Problem("error", label, f"lon/lat: ({spec.lon:.6f}, {spec.lat:.6f}) is outside every "
+        if not place.problems() and fac.community_at(session, place.lon, place.lat) is None:
+            problems.append(Problem("error", label, f"lon/lat: ({place.lon:.6f}, {place.lat:.6f}) is outside every "
                                     "community", "check the coordinates (WGS84, lon first) or --datum gcj02"))
     return problems
 
@@ -318,15 +318,15 @@ def _write(session: Session, rows: _Rows) -> FacilityImportSummary:
         counter = "added" if pairing is None else "changed"
         fac.pair(session, unit=unit, community_code=community, since=since, commitment=commitment)
         setattr(summary.pairings, counter, getattr(summary.pairings, counter) + 1)
-    for _, unit_name, spec in rows.facilities:
+    for _, unit_name, facility in rows.facilities:
         unit = units[unit_name]
-        existing = session.execute(select(Facility).where(Facility.unit_id == unit.id,
-                                                          Facility.name == spec.name.strip())).scalar_one_or_none()
+        existing = session.execute(select(Facility).where(
+            Facility.unit_id == unit.id, Facility.name == facility.name.strip())).scalar_one_or_none()
         if existing is None:
-            fac.create_facility(session, unit=unit, spec=spec)
+            fac.create_facility(session, unit=unit, spec=facility)
             summary.facilities.added += 1
-        elif fac.changed_fields(existing, spec):
-            fac.update_facility(session, existing, spec)
+        elif fac.changed_fields(existing, facility):
+            fac.update_facility(session, existing, facility)
             summary.facilities.changed += 1
         else:
             summary.facilities.unchanged += 1

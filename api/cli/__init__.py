@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import boundaries, db, grid, sample, serve, users
+from api.cli import boundaries, db, facilities, grid, sample, serve, users
 
 app = typer.Typer(
     name="wangge",
@@ -18,6 +18,7 @@ app.add_typer(boundaries.app, name="boundaries")
 app.add_typer(users.app, name="users")
 app.add_typer(users.teams_app, name="teams")
 app.add_typer(users.keys_app, name="keys")
+app.add_typer(facilities.app, name="facilities")
 app.add_typer(sample.app, name="sample")
 app.registered_commands += serve.app.registered_commands
 

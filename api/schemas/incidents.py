@@ -7,12 +7,22 @@ free text, addresses and photos, which can hold names, phone numbers and faces (
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+)
 
-from gis.models.incidents import MAX_DESCRIPTION, Source
+from gis.models.incidents import MAX_DESCRIPTION
 
 MAX_NOTE = 4000
 MAX_ADDRESS = 200
@@ -35,6 +45,18 @@ def _no_nul(value: str | None) -> str | None:
 Text = Annotated[str, AfterValidator(_no_nul)]
 
 
+def _spell_non_finite(value: object) -> object:
+    # A NaN that reaches an error message would make the 422 body itself invalid JSON; spelled as text it
+    # is still refused (FiniteFloat) and the error can quote it.
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+Finite = Annotated[FiniteFloat, BeforeValidator(_spell_non_finite)]
+"""A finite float; NaN and ±Infinity are a 422 naming the field."""
+
+
 class Body(BaseModel):
     """Base of request bodies: unknown fields are an error, not silently dropped."""
 
@@ -48,10 +70,12 @@ class IncidentCreate(Body):
     mistake comes back as one message naming the fix."""
 
     category_code: Annotated[
-        str, Field(min_length=1, max_length=16, description="5-digit GB/T 47678.5 matter code", examples=["09006"])
+        str,
+        Field(min_length=1, max_length=16, validation_alias=AliasChoices("category_code", "category"),
+              description="5-digit GB/T 47678.5 matter code (also accepted as 'category')", examples=["09006"]),
     ]
-    lon: Annotated[FiniteFloat | None, Field(description="Longitude (degrees east)", examples=[109.7165])] = None
-    lat: Annotated[FiniteFloat | None, Field(description="Latitude (degrees north)", examples=[28.2651])] = None
+    lon: Annotated[Finite | None, Field(description="Longitude (degrees east)", examples=[109.7165])] = None
+    lat: Annotated[Finite | None, Field(description="Latitude (degrees north)", examples=[28.2651])] = None
     datum: Annotated[
         Datum, Field(description="Datum of lon/lat: wgs84 = cgcs2000 (GPS, 天地图), gcj02 (高德/腾讯/微信), bd09 (百度)")
     ] = "wgs84"
@@ -130,8 +154,9 @@ class IncidentSummary(BaseModel):
     reported_at: datetime
 
 
-class IncidentCreated(BaseModel):
-    incident: IncidentRead
+class IncidentCreated(IncidentRead):
+    """The new case, with the open cases of its category nearby that it may repeat."""
+
     possible_duplicates: list[IncidentSummary]
     replayed: bool = Field(description="True when the Idempotency-Key was seen before: this is the first result")
 
@@ -158,7 +183,7 @@ class IncidentTransition(Body):
     note: Annotated[Text | None, Field(max_length=MAX_NOTE)] = None
     team_id: Annotated[int | None, Field(ge=1, description="dispatch: the team (default: the responsible one)")] = None
     deadline_at: Annotated[AwareDatetime | None, Field(description="extend: the new deadline")] = None
-    hours: Annotated[FiniteFloat | None, Field(gt=0, le=10_000, description="extend: working hours to add")] = None
+    hours: Annotated[Finite | None, Field(gt=0, le=10_000, description="extend: working hours to add")] = None
     photo_ids: Annotated[
         list[int], Field(max_length=MAX_PHOTOS, description="Photos of this case (uploaded first) the step documents")
     ] = []
@@ -217,7 +242,3 @@ class CategoryRead(BaseModel):
     deadline_hours: float
     after_photo_required: bool
     active: bool
-
-
-def source_values() -> list[str]:
-    return [s.value for s in Source if s is not Source.import_]

@@ -155,7 +155,8 @@ class Facility(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     capacity_unit: Mapped[str] = mapped_column(String(8))
     open_share: Mapped[float] = mapped_column(Numeric(4, 3, asdecimal=False), default=1.0)
-    open_capacity: Mapped[int] = mapped_column(Integer, Computed("floor(capacity * open_share)::integer"))
+    open_capacity: Mapped[int] = mapped_column(
+        Integer, Computed("floor(capacity * open_share)::integer", persisted=True))
     opening_hours: Mapped[str] = mapped_column(Text)  # canonical text, see gis.opening_hours
     open_hours_week: Mapped[float] = mapped_column(Float)  # derived from opening_hours when written
     holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), default=list)  # closed all day

@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('capacity', sa.Integer(), nullable=False),
     sa.Column('capacity_unit', sa.String(length=8), nullable=False),
     sa.Column('open_share', sa.Numeric(precision=4, scale=3), nullable=False),
-    sa.Column('open_capacity', sa.Integer(), sa.Computed('floor(capacity * open_share)::integer'), nullable=True),
+    sa.Column('open_capacity', sa.Integer(), sa.Computed('floor(capacity * open_share)::integer', persisted=True), nullable=True),
     sa.Column('opening_hours', sa.Text(), nullable=False),
     sa.Column('open_hours_week', sa.Float(), nullable=False),
     sa.Column('holidays', postgresql.ARRAY(sa.Date()), nullable=False),

@@ -1,0 +1,165 @@
+"""Request and response models of the shared-facility API (``/api/v1/units``, ``/facilities``, ``/bookings``).
+
+Coordinates are WGS84 longitude/latitude. Times are ISO 8601; a time without offset is local time
+(Asia/Shanghai). Unit contacts (names, phones) are personal data and never appear in responses.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+
+from gis.models import FacilityType, UnitKind
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class UnitCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+    kind: UnitKind
+    credit_code: str | None = Field(default=None, description="统一社会信用代码, 18 characters")
+    address: str | None = Field(default=None, max_length=200)
+    lon: FiniteFloat | None = None
+    lat: FiniteFloat | None = None
+    contact_name: str | None = Field(default=None, max_length=100)
+    contact_phone: str | None = Field(default=None, max_length=32)
+
+
+class PairingWrite(Body):
+    since: date | None = None
+    commitment: str | None = Field(default=None, max_length=2000)
+
+
+class PairingRead(BaseModel):
+    community_code: str
+    since: date | None
+    commitment: str | None
+
+
+class UnitRead(BaseModel):
+    id: int
+    name: str
+    kind: str
+    credit_code: str | None
+    address: str | None
+    lon: float | None
+    lat: float | None
+    pairings: list[PairingRead]
+
+
+class ManagerAdd(Body):
+    user_id: int
+
+
+class FacilityCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+    type: FacilityType
+    lon: FiniteFloat
+    lat: FiniteFloat
+    capacity: int = Field(description="people (rooms, courts) or parking spaces")
+    open_share: FiniteFloat = Field(default=1.0, description="share of the capacity opened, e.g. 0.3")
+    opening_hours: str | list[dict[str, Any]] = Field(
+        description="e.g. 'Mo-Fr 18:30-07:30; Sa,Su 00:00-24:00', or [{days, open, close}, …]")
+    holidays: list[date] = Field(default_factory=list, description="dates closed all day")
+    booking_required: bool = True
+    rules: str | None = Field(default=None, max_length=2000)
+    photos: list[str] = Field(default_factory=list)
+    footprint: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon")
+    address: str | None = Field(default=None, max_length=200)
+
+
+class FacilityUpdate(Body):
+    """Only the fields given change."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    type: FacilityType | None = None
+    lon: FiniteFloat | None = None
+    lat: FiniteFloat | None = None
+    capacity: int | None = None
+    open_share: FiniteFloat | None = None
+    opening_hours: str | list[dict[str, Any]] | None = None
+    holidays: list[date] | None = None
+    booking_required: bool | None = None
+    rules: str | None = None
+    photos: list[str] | None = None
+    footprint: dict[str, Any] | None = None
+    address: str | None = None
+    is_active: bool | None = None
+
+
+class FacilityRead(BaseModel):
+    id: int
+    unit_id: int
+    unit_name: str
+    name: str
+    type: str
+    community_code: str
+    address: str | None
+    lon: float
+    lat: float
+    footprint: dict[str, Any] | None
+    capacity: int
+    capacity_unit: str
+    open_share: float
+    open_capacity: int
+    opening_hours: str
+    open_hours_week: float
+    holidays: list[date]
+    booking_required: bool
+    rules: str | None
+    photos: list[str]
+    is_active: bool
+
+
+class BookingCreate(Body):
+    community_code: str | None = Field(default=None, description="the booking community; default: the caller's")
+    starts_at: datetime
+    ends_at: datetime
+    quantity: int = Field(default=1, description="people, or parking spaces")
+    group_name: str | None = Field(default=None, max_length=100, description="a resident group of the community")
+    purpose: str | None = Field(default=None, max_length=200)
+
+
+class BookingRead(BaseModel):
+    id: int
+    facility_id: int
+    community_code: str
+    group_name: str | None
+    purpose: str | None
+    starts_at: datetime
+    ends_at: datetime
+    quantity: int
+    status: str
+    created_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class SlotRead(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class CalendarBooking(BaseModel):
+    booking_id: int
+    community_code: str
+    group_name: str | None
+    starts_at: datetime
+    ends_at: datetime
+    quantity: int
+
+
+class CalendarRead(BaseModel):
+    facility_id: int
+    start: datetime
+    end: datetime
+    open_capacity: int
+    capacity_unit: str
+    exclusive: bool = Field(description="true: one booking holds the whole facility; false: spaces are pooled")
+    open: list[SlotRead]
+    bookings: list[CalendarBooking]
