@@ -11,7 +11,7 @@ from rich.table import Table
 
 from api.cli.progress import rich_progress
 from api.cli.runtime import console, handles_errors, runtime
-from gis import grid_store
+from gis import grid_import, grid_store
 
 app = typer.Typer(help="The unit grid (单元网格): build, import, stats.", no_args_is_help=True)
 
@@ -55,7 +55,7 @@ def import_(
     """Import an existing unit grid, all or nothing: the file's communities get exactly the file's cells."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        report = grid_store.import_grid(session, file, settings=rt.settings, code_field=code_field, crs=crs)
+        report = grid_import.import_grid(session, file, settings=rt.settings, code_field=code_field, crs=crs)
     for warning in report.warnings:
         console.print(f"[yellow]{warning}[/]", highlight=False)
     console.print(str(report))

@@ -13,7 +13,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from gis import crs, grid_store
+from gis import crs, grid_import, grid_store
 from gis.errors import InvalidInput, NotFound, ValidationFailed
 from gis.grid import TooManyCells
 from gis.models import AdminArea, GridCell, GridCellWorker, User
@@ -176,7 +176,7 @@ def test_an_imported_grid_replaces_the_cells_of_its_communities_and_warns_of_gap
     rows = [(f"{SQUARE_CODE}{n:03d}", rect(x, 0, x + 100, 300)) for n, x in ((1, 0), (2, 100), (3, 200))]
     path = write_cells(tmp_path / "cells.gpkg", rows[:2], epsg=4326)  # the third strip is left out: a gap
 
-    report = grid_store.import_grid(db, path, settings=settings)
+    report = grid_import.import_grid(db, path, settings=settings)
 
     assert [code for code, *_ in cells_of(db, SQUARE_CODE)] == [rows[0][0], rows[1][0]]
     assert report.written.deleted == 7 and report.written.updated == 2
@@ -196,7 +196,7 @@ def test_an_imported_grid_with_an_overlap_and_a_stray_cell_names_each_and_writes
     path = write_cells(tmp_path / "cells.geojson", rows, field="WGBM")
 
     with pytest.raises(ValidationFailed) as raised:
-        grid_store.import_grid(db, path, settings=settings)
+        grid_import.import_grid(db, path, settings=settings)
 
     errors = {p.feature: p.message for p in raised.value.errors}
     assert "not 15 digits" in errors["cell 123 (row 4)"]
