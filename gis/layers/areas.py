@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Numeric, Select, cast, func, select
+from sqlalchemy import Numeric, cast, func, select
 
-from gis.layers.base import Field, Layer, Style
+from gis.layers.base import Field, Layer, Rows, Style
 from gis.models import Compound, GridCell
 
 
@@ -28,7 +27,7 @@ class CompoundLayer(Layer):
     )
     style = Style(color="#8c6d31", weight=1.0, fill_color="#e7ba52", fill_opacity=0.3)
 
-    def select(self) -> Select[Any]:
+    def select(self) -> Rows:
         return select(
             Compound.name,
             Compound.community_code,
@@ -54,7 +53,7 @@ class GridCellLayer(Layer):
     )
     style = Style(color="#636363", weight=0.6, fill_opacity=0.0)
 
-    def select(self) -> Select[Any]:
+    def select(self) -> Rows:
         return select(
             GridCell.code,
             GridCell.community_code,

@@ -7,22 +7,27 @@ construction: its ``select()`` never names personal columns (names, phones, repo
 A subclass supplies metadata and ``select()``: a SQLAlchemy ``Select`` with one geometry column labelled
 ``geom`` (EPSG:4326) and one column per ``Field``. The base class adds the bbox filter, paging, GeoJSON
 built by PostgreSQL (fast: no per-feature Python), and GeoDataFrames for file exports.
+
+Every feature carries a GeoJSON ``id``: the value of ``id_field`` (default: the first field), so that OGC API
+clients can fetch one feature by id. Choose an ``id_field`` whose values are unique in the layer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import geopandas as gpd
 import orjson
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import Select, Text, cast, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 
 BBox = tuple[float, float, float, float]
+# Rows of any width: a layer's select has a geometry column and one column per field.
+Rows: TypeAlias = Select[*tuple[Any, ...]]
 FieldType = Literal["string", "integer", "number", "boolean", "datetime", "date"]
 
 
@@ -67,6 +72,22 @@ def check_bbox(bbox: BBox | None) -> BBox | None:
     return bbox
 
 
+_COLLECTION_HEAD = b'{"type":"FeatureCollection","features":['
+_COLLECTION_TAIL = b"]}"
+
+
+def _as_key(key: Field, raw: str) -> str | int | float | None:
+    """``raw`` (from a URL) as a value of the key field's type, or None when it cannot be one."""
+    try:
+        if key.type == "integer":
+            return int(raw)
+        if key.type == "number":
+            return float(raw)
+    except ValueError:
+        return None
+    return raw
+
+
 @dataclass(frozen=True)
 class Layer:
     """Base of every published layer. Subclasses are frozen dataclass singletons in their own modules."""
@@ -78,19 +99,28 @@ class Layer:
     geometry_type: ClassVar[Literal["Point", "MultiPolygon", "Polygon"]]
     fields: ClassVar[Sequence[Field]]
     style: ClassVar[Style] = Style()
+    id_field: ClassVar[str | None] = None  # the field emitted as the GeoJSON feature ``id``; None: the first
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def select(self) -> Select[Any]:
+    def select(self) -> Rows:
         """Rows of the layer: a ``geom`` column (EPSG:4326) and one column per field."""
         raise NotImplementedError
 
+    @property
+    def key(self) -> Field:
+        """The field whose value is each feature's id (``id_field``, else the first field)."""
+        name = self.id_field or self.fields[0].name
+        return next(f for f in self.fields if f.name == name)
+
     # -- shared machinery ------------------------------------------------------------------------
-    def _filtered(self, bbox: BBox | None) -> Select[Any]:
+    def _filtered(self, bbox: BBox | None, feature_id: str | int | float | None = None) -> Select[Any]:
         stmt = self.select()
         if bbox is not None:
             check_bbox(bbox)
             geom = stmt.selected_columns["geom"]
             stmt = stmt.where(func.ST_Intersects(geom, func.ST_MakeEnvelope(*bbox, 4326)))
+        if feature_id is not None:
+            stmt = stmt.where(stmt.selected_columns[self.key.name] == feature_id)
         return stmt
 
     def count(self, session: Session, *, bbox: BBox | None = None) -> int:
@@ -106,27 +136,56 @@ class Layer:
         offset: int = 0,
         with_count: bool = False,
         decimals: int = 7,
+        feature_id: str | int | float | None = None,
     ) -> FeaturePage:
-        """A page of features as GeoJSON built by PostgreSQL (ST_AsGeoJSON of each row)."""
-        stmt = self._filtered(bbox)
+        """A page of features as GeoJSON built by PostgreSQL (ST_AsGeoJSON of each row); ``feature_id``
+        keeps only the features whose ``key`` field equals it."""
+        stmt = self._filtered(bbox, feature_id)
         if limit is not None:
             stmt = stmt.limit(limit)
         if offset:
             stmt = stmt.offset(offset)
         rows = stmt.subquery("t")
-        feature = func.ST_AsGeoJSON(literal_column("t.*"), "geom", decimals)
+        # ST_AsGeoJSON takes an id column only from PostGIS 3.5; we run 3.3, so splice '"id":…,' in after
+        # the opening brace (concat skips the NULL of a feature without id: no '"id":null').
+        feature = func.concat(
+            "{",
+            literal('"id":') + cast(func.to_json(rows.c[self.key.name]), Text) + ",",
+            func.substr(func.ST_AsGeoJSON(literal_column("t.*"), "geom", decimals), 2),
+        )
         agg = select(
             func.coalesce(func.string_agg(feature, literal_column("','")), ""),
             func.count(),
         ).select_from(rows)
         body, returned = session.execute(agg).one()
-        geojson = b'{"type":"FeatureCollection","features":[' + body.encode() + b"]}"
+        geojson = _COLLECTION_HEAD + body.encode() + _COLLECTION_TAIL
         matched = self.count(session, bbox=bbox) if with_count else None
         return FeaturePage(geojson=geojson, returned=int(returned), matched=matched)
 
     def features(self, session: Session, **kwargs: Any) -> dict[str, Any]:
         """The same page parsed into a dict (for Folium and tests)."""
         return orjson.loads(self.query(session, **kwargs).geojson)
+
+    def feature(self, session: Session, feature_id: str, *, decimals: int = 7) -> bytes | None:
+        """One feature as GeoJSON text, found by its id (compared as the ``key`` field's type), or None.
+
+        Ids that cannot be of that type (``"abc"`` for an integer key) find nothing rather than fail."""
+        value = _as_key(self.key, feature_id)
+        if value is None:
+            return None
+        page = self.query(session, feature_id=value, limit=1, decimals=decimals)
+        if not page.returned:
+            return None
+        return page.geojson[len(_COLLECTION_HEAD):-len(_COLLECTION_TAIL)]
+
+    def extent(self, session: Session) -> BBox | None:
+        """The lon/lat box of every feature (EPSG:4326), or None for an empty layer."""
+        geom = self.select().subquery("t").c.geom
+        box = func.ST_Extent(geom)
+        row = session.execute(
+            select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box))
+        ).one()
+        return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
 
     def to_geodataframe(self, session: Session, *, bbox: BBox | None = None) -> gpd.GeoDataFrame:
         """The layer as a GeoDataFrame in EPSG:4326, columns in the order of ``fields``."""

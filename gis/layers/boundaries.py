@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Numeric, Select, cast, func, select
+from sqlalchemy import Numeric, cast, func, select
 
-from gis.layers.base import Field, Layer, Style
+from gis.layers.base import Field, Layer, Rows, Style
 from gis.models import AdminArea, AdminLevel
 
 _FIELDS = (
@@ -19,7 +18,7 @@ _FIELDS = (
 )
 
 
-def _current(level: AdminLevel, metric_crs: int) -> Select[Any]:
+def _current(level: AdminLevel, metric_crs: int) -> Rows:
     area = func.round(cast(func.ST_Area(func.ST_Transform(AdminArea.geom, metric_crs)) / 1e6, Numeric), 3)
     return select(
         AdminArea.code,
@@ -42,7 +41,7 @@ class SubdistrictLayer(Layer):
     style = Style(color="#5b2c83", weight=2.5, fill_opacity=0.0)
     metric_crs: int = 4546
 
-    def select(self) -> Select[Any]:
+    def select(self) -> Rows:
         return _current(AdminLevel.subdistrict, self.metric_crs)
 
 
@@ -57,5 +56,5 @@ class CommunityLayer(Layer):
     style = Style(color="#2c7fb8", weight=1.5, fill_opacity=0.05)
     metric_crs: int = 4546
 
-    def select(self) -> Select[Any]:
+    def select(self) -> Rows:
         return _current(AdminLevel.community, self.metric_crs)

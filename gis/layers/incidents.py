@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Numeric, Select, and_, case, cast, func, literal, select
+from sqlalchemy import Integer, Numeric, and_, case, cast, func, literal, select
 
-from gis.layers.base import Field, Layer, Style
+from gis.layers.base import Field, Layer, Rows, Style
 from gis.models import Category, GridCell, Incident
 from gis.models.incidents import CLOCK_STOPPED, FINAL_STATUSES
 
@@ -50,7 +50,7 @@ class IncidentLayer(Layer):
     )
     style = Style(color="#d95f0e", fill_color="#fe9929", fill_opacity=0.8)
 
-    def select(self) -> Select[Any]:
+    def select(self) -> Rows:
         return (
             select(
                 Incident.public_id,
@@ -93,7 +93,7 @@ class IncidentDensityLayer(Layer):
     style = Style(color="#636363", weight=0.4, fill_opacity=0.7, choropleth="per_km2")
     days: int = 365
 
-    def select(self) -> Select[Any]:
+    def select(self) -> Rows:
         counted = Incident.status.not_in(["void", "duplicate"])
         since = func.now() - func.make_interval(0, 0, 0, literal(self.days))
         counts = (
