@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape
@@ -48,6 +49,9 @@ from gis.workflow import transition
 
 PUBLIC_ID_PREFIX = "JS"  # Jishou (吉首)
 DUPLICATE_RADIUS_M = 50.0
+# A point this close to a community but in none is taken to be in the nearest one: phone GPS is good to a
+# few metres, and digitised boundaries leave hairline gaps between neighbours.
+EDGE_TOLERANCE_M = 5.0
 MAX_ADDRESS = 200
 MAX_IDEMPOTENCY_KEY = 128
 # Reports from a phone whose clock runs a little fast are fine; a report dated tomorrow is a mistake.
@@ -82,13 +86,14 @@ def range_message(lon: float, lat: float) -> str:
 
 
 def swapped_message(lon: float, lat: float) -> str:
-    return (f"lon/lat: ({lon}, {lat}) looks like latitude and longitude swapped: ({lat}, {lon}) is inside "
+    return (f"({lon}, {lat}) looks like latitude and longitude swapped: ({lat}, {lon}) is inside "
             "a community; send longitude first")
 
 
 def outside_message(lon: float, lat: float, nearest_name: str, nearest_code: str, distance_m: float) -> str:
-    return (f"location: ({lon:.6f}, {lat:.6f}) is outside every community; the nearest is {nearest_name} "
-            f"({nearest_code}), {distance_m:,.0f} m away")
+    distance = f"{distance_m:,.0f}" if distance_m >= 1 else f"{distance_m:.1f}"
+    return (f"({lon:.6f}, {lat:.6f}) is outside every community; the nearest is {nearest_name} "
+            f"({nearest_code}), {distance} m away")
 
 
 def check_text(value: str | None, field_name: str, limit: int) -> str:
@@ -128,38 +133,54 @@ def _current_communities():  # type: ignore[no-untyped-def]
     return select(AdminArea).where(AdminArea.valid_to.is_(None), AdminArea.level == AdminLevel.community.value)
 
 
-def locate(session: Session, lon: float, lat: float) -> Location | None:
+def locate(session: Session, lon: float, lat: float, *, tolerance_m: float = 0.0) -> Location | None:
     """The community (lowest code on a shared edge), cell, subdistrict and responsible team of a WGS84 point.
 
     The team is the one whose jurisdiction lists the community, else one that lists its subdistrict (the
-    most specific wins; lowest id among equals). None when the point is in no current community."""
+    most specific wins; lowest id among equals). A point in no community but within ``tolerance_m`` metres
+    of one (GPS noise, hairline gaps between digitised boundaries) goes to the nearest community and its
+    nearest cell. None when the point is in no current community and not that close to one."""
     point = _point(lon, lat)
+    located = _located(session, point, func.ST_Intersects(AdminArea.geom, point), exact=True)
+    if located is not None or tolerance_m <= 0:
+        return located
+    nearest = nearest_community(session, lon, lat)
+    if nearest is None or nearest[2] > tolerance_m:
+        return None
+    return _located(session, point, AdminArea.code == nearest[0], exact=False)
+
+
+def _located(session: Session, point: Any, community_where: Any, *, exact: bool) -> Location | None:
     community = (
         _current_communities()
-        .where(func.ST_Intersects(AdminArea.geom, point))
+        .where(community_where)
         .order_by(AdminArea.code)
         .limit(1)
         .subquery()
     )
+    in_community = select(GridCell.code).where(GridCell.community_code == community.c.code)
     cell = (
-        select(GridCell.code)
-        .where(GridCell.community_code == community.c.code, func.ST_Intersects(GridCell.geom, point))
-        .order_by(GridCell.code)
-        .limit(1)
-        .scalar_subquery()
-    )
-    team = (
-        select(TeamJurisdiction.team_id)
-        .where(TeamJurisdiction.area_code.in_([community.c.code, community.c.parent_code]))
-        .order_by(case((TeamJurisdiction.area_code == community.c.code, 0), else_=1), TeamJurisdiction.team_id)
-        .limit(1)
-        .scalar_subquery()
-    )
+        in_community.where(func.ST_Intersects(GridCell.geom, point)).order_by(GridCell.code)
+        if exact else in_community.order_by(GridCell.geom.op("<->")(point), GridCell.code)
+    ).limit(1).scalar_subquery()
+    team = responsible_team(community.c.code, community.c.parent_code)
     row = session.execute(select(community.c.code, community.c.name, community.c.parent_code, cell, team)).first()
     if row is None:
         return None
     return Location(community_code=row[0], community_name=row[1], subdistrict_code=row[2], cell_code=row[3],
                     team_id=row[4])
+
+
+def responsible_team(community_code: Any, subdistrict_code: Any) -> Any:
+    """SQL: the id of the team answering for a community — one listing the community itself, else one listing
+    its subdistrict; the lowest id among equals. Correlates with the columns it is given."""
+    return (
+        select(TeamJurisdiction.team_id)
+        .where(TeamJurisdiction.area_code.in_([community_code, subdistrict_code]))
+        .order_by(case((TeamJurisdiction.area_code == community_code, 0), else_=1), TeamJurisdiction.team_id)
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def nearest_community(session: Session, lon: float, lat: float) -> tuple[str, str, float] | None:
@@ -180,9 +201,15 @@ def nearest_community(session: Session, lon: float, lat: float) -> tuple[str, st
 
 
 def resolve_location(
-    session: Session, lon: object, lat: object, datum: InputDatum | str = InputDatum.wgs84
+    session: Session,
+    lon: object,
+    lat: object,
+    datum: InputDatum | str = InputDatum.wgs84,
+    *,
+    edge_tolerance_m: float = EDGE_TOLERANCE_M,
 ) -> tuple[float, float, Location]:
-    """Check a lon/lat pair as a person sent it, convert it to WGS84 and locate it.
+    """Check a lon/lat pair as a person sent it, convert it to WGS84 and locate it (a point within
+    ``edge_tolerance_m`` of a community counts as in it: see :func:`locate`).
 
     Raises InvalidInput naming the field: not a number, NaN/Infinity, out of range, apparently swapped
     (swapping puts it inside a community), or outside every community (naming the nearest one and its
@@ -190,18 +217,18 @@ def resolve_location(
     x, y = check_coordinate(lon, "lon"), check_coordinate(lat, "lat")
     if not in_range(x, y):
         if in_range(y, x) and _locate_in(session, y, x, datum) is not None:
-            raise InvalidInput(swapped_message(x, y))
+            raise InvalidInput(f"lon/lat: {swapped_message(x, y)}")
         raise InvalidInput(range_message(x, y))
     wx, wy = _to_wgs84(x, y, datum)
-    location = locate(session, wx, wy)
+    location = locate(session, wx, wy, tolerance_m=edge_tolerance_m)
     if location is not None:
         return wx, wy, location
     if in_range(y, x) and _locate_in(session, y, x, datum) is not None:
-        raise InvalidInput(swapped_message(x, y))
+        raise InvalidInput(f"lon/lat: {swapped_message(x, y)}")
     nearest = nearest_community(session, wx, wy)
     if nearest is None:
         raise InvalidInput("location: no community boundaries are loaded; load boundaries before reporting")
-    raise InvalidInput(outside_message(wx, wy, nearest[1], nearest[0], nearest[2]))
+    raise InvalidInput(f"location: {outside_message(wx, wy, nearest[1], nearest[0], nearest[2])}")
 
 
 def _to_wgs84(lon: float, lat: float, datum: InputDatum | str) -> tuple[float, float]:
@@ -240,6 +267,7 @@ def create(
     photo_dir: Path | None = None,
     max_photo_bytes: int = DEFAULT_MAX_BYTES,
     duplicate_radius_m: float = DUPLICATE_RADIUS_M,
+    edge_tolerance_m: float = EDGE_TOLERANCE_M,
     now: datetime | None = None,
 ) -> Created:
     """Report a case: check everything, locate it, store it with a ``report`` event and its photos; flush.
@@ -249,7 +277,8 @@ def create(
     With ``idempotency_key`` and a ``reporter``, a repeated call returns the first result (``replayed``)
     and creates nothing; concurrent repeats wait for each other. ``duplicates`` lists open cases of the
     same category within ``duplicate_radius_m`` metres, nearest first: the caller may merge them
-    (:func:`mark_duplicate`). Raises InvalidInput naming the field for any bad input; nothing is written.
+    (:func:`mark_duplicate`). A point within ``edge_tolerance_m`` metres of a community counts as in it.
+    Raises InvalidInput naming the field for any bad input; nothing is written.
     """
     now = now or datetime.now(UTC)
     if reporter is not None:
@@ -281,7 +310,7 @@ def create(
         lon, lat, datum = *_position_from(checked), InputDatum.wgs84
     elif lon is None or lat is None:
         raise InvalidInput(f"{'lon' if lon is None else 'lat'}: required with {'lat' if lon is None else 'lon'}")
-    wx, wy, where = resolve_location(session, lon, lat, datum)
+    wx, wy, where = resolve_location(session, lon, lat, datum, edge_tolerance_m=edge_tolerance_m)
 
     incident_id = int(session.execute(text("SELECT nextval(pg_get_serial_sequence('incident', 'id'))")).scalar_one())
     incident = Incident(

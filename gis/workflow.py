@@ -248,10 +248,10 @@ def _apply(
         if data.get("requested_by") is not None:
             recorded["requested_by"] = int(data["requested_by"])
     elif move.action == "reopen":
+        if target is Status.in_progress and incident.team_id is None:
+            raise InvalidInput("data.team_id: the case has no team to continue it; reopen it as registered")
         incident.closed_at = None
         if target is Status.in_progress:
-            if incident.team_id is None:
-                raise InvalidInput("data.team_id: the case has no team to continue it; reopen it as registered")
             _start_clock(incident, now, cal)
         else:
             incident.dispatched_at = incident.deadline_at = incident.escalated_at = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import boundaries, db, facilities, grid, sample, serve, users
+from api.cli import boundaries, db, facilities, grid, incidents, sample, serve, users
 
 app = typer.Typer(
     name="wangge",
@@ -19,6 +19,8 @@ app.add_typer(users.app, name="users")
 app.add_typer(users.teams_app, name="teams")
 app.add_typer(users.keys_app, name="keys")
 app.add_typer(facilities.app, name="facilities")
+app.add_typer(incidents.categories_app, name="categories")
+app.add_typer(incidents.app, name="incidents")
 app.add_typer(sample.app, name="sample")
 app.registered_commands += serve.app.registered_commands
 

@@ -162,7 +162,8 @@ class Incident(Base):
         CheckConstraint(f"source IN ({_in(Source)})", name="source_known"),
         CheckConstraint("closed_at IS NULL OR closed_at >= reported_at", name="closed_after_reported"),
         CheckConstraint("duplicate_of IS NULL OR duplicate_of <> id", name="not_own_duplicate"),
-        Index("ix_incident_status", "status"),
+        # Lists filter on the statuses of work in hand; closed history (most rows) stays out of this index.
+        Index("ix_incident_open_status", "status", postgresql_where=f"status NOT IN ({_in(FINAL_STATUSES)})"),
         Index("ix_incident_category_code", "category_code"),
         Index("ix_incident_community_code", "community_code"),
         Index("ix_incident_subdistrict_code", "subdistrict_code"),

@@ -60,6 +60,11 @@ def _strips(community: str, bounds: tuple[float, float, float, float]) -> list[G
 
 @pytest.fixture
 def street_world(db: Session) -> StreetWorld:
+    return build_street_world(db)
+
+
+def build_street_world(db: Session) -> StreetWorld:
+    """The world of ``street_world``, for test packages that want it as their own fixture."""
     whole = (BOX_A[0], BOX_A[1], BOX_B[2], BOX_B[3])
     insert_areas(db, [
         area(CITY, "吉首市", "city", None, box(*whole)),

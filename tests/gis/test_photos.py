@@ -13,7 +13,9 @@ from gis.models import Incident, IncidentPhoto
 from tests.gis.conftest import COMMUNITY_A, INSIDE_A
 
 
-def image_bytes(fmt: str, colour: tuple[int, int, int] = (200, 30, 30), gps: tuple[float, float] | None = None) -> bytes:
+def image_bytes(
+    fmt: str, colour: tuple[int, int, int] = (200, 30, 30), gps: tuple[float, float] | None = None
+) -> bytes:
     """A small image in ``fmt``; with ``gps`` = (lon, lat) written as EXIF degrees/minutes/seconds."""
     image = Image.new("RGB", (32, 24), colour)
     exif = Image.Exif()
@@ -49,7 +51,7 @@ def test_jpeg_png_webp_and_heic_are_recognised_by_their_content(fmt, content_typ
 
 
 def test_a_text_file_renamed_jpg_is_refused() -> None:
-    with pytest.raises(InvalidInput, match="^photo: not a readable"):
+    with pytest.raises(InvalidInput, match=r"^photo: not a readable"):
         photos.check_photo(b"this is not a photo, just text saved as photo.jpg\n" * 10)
 
 
@@ -69,7 +71,7 @@ def test_an_image_of_another_format_is_refused() -> None:
 def test_an_oversized_or_empty_photo_is_refused() -> None:
     data = image_bytes("JPEG")
     assert photos.check_photo(data, max_bytes=len(data)).sha256
-    with pytest.raises(InvalidInput, match=f"more than the limit of {len(data) - 1:,} bytes"):
+    with pytest.raises(InvalidInput, match=rf"more than the limit of {len(data) - 1:,} bytes"):
         photos.check_photo(data, max_bytes=len(data) - 1)
     with pytest.raises(InvalidInput, match="empty"):
         photos.check_photo(b"")
@@ -105,7 +107,7 @@ def test_a_seventh_photo_is_refused(db: Session, street_world, tmp_path: Path) -
 
 def test_an_unknown_photo_kind_is_refused(db: Session, street_world, tmp_path: Path) -> None:
     incident = incidents.create(db, category_code="06010", lon=INSIDE_A[0], lat=INSIDE_A[1]).incident
-    with pytest.raises(InvalidInput, match="^kind: "):
+    with pytest.raises(InvalidInput, match=r"^kind: "):
         photos.store_photo(db, incident=incident, photo=image_bytes("PNG"), photo_dir=tmp_path, kind="during")
 
 
@@ -126,7 +128,7 @@ def test_a_report_with_a_fake_photo_writes_nothing(db: Session, street_world, tm
 
 
 def test_a_report_without_position_or_gps_photo_is_refused(db: Session, street_world, tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="^lon/lat: required"):
+    with pytest.raises(InvalidInput, match=r"^lon/lat: required"):
         incidents.create(db, category_code="06010", photos=[image_bytes("PNG")], photo_dir=tmp_path)
 
 

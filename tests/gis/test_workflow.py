@@ -84,7 +84,8 @@ def test_an_unknown_state_is_refused(db: Session, street_world) -> None:
 
 def test_a_move_not_allowed_from_the_current_state_is_refused(db: Session, street_world) -> None:
     incident = _report(db, street_world)
-    with pytest.raises(workflow.TransitionNotAllowed, match="cannot closed a case that is reported"):
+    expected = r"cannot closed a case that is reported \(上报\); from here: register → registered"
+    with pytest.raises(workflow.TransitionNotAllowed, match=expected):
         _move(db, incident, "closed", street_world.supervisor)
     assert incident.status == Status.reported
     assert db.scalar(select(func.count()).where(IncidentEvent.incident_id == incident.id)) == 1
@@ -96,7 +97,7 @@ def test_a_move_not_allowed_from_the_current_state_is_refused(db: Session, stree
 ])
 def test_a_move_not_allowed_for_the_role_is_refused(db: Session, street_world, role, to) -> None:
     incident = _report(db, street_world)
-    with pytest.raises(workflow.RoleNotAllowed, match=f"role {role}"):
+    with pytest.raises(workflow.RoleNotAllowed, match=rf"role {role}"):
         _move(db, incident, to, street_world.user(role), note="x")
     assert incident.status == Status.reported and incident.version == 1
 
@@ -155,7 +156,7 @@ def test_a_failed_verification_sends_the_case_back_for_rework(db: Session, stree
 
 def test_rejecting_a_report_needs_a_reason_and_closes_it(db: Session, street_world) -> None:
     incident = _report(db, street_world)
-    with pytest.raises(InvalidInput, match="^note: reject"):
+    with pytest.raises(InvalidInput, match=r"^note: reject"):
         _move(db, incident, "rejected", street_world.supervisor, note="  ")
     _move(db, incident, "rejected", street_world.supervisor, note="不属于城管职责")
     assert incident.status == Status.rejected and incident.closed_at == MONDAY_9
