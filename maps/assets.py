@@ -97,14 +97,15 @@ def local_map(
         control_scale=control_scale,
         **kwargs,
     )
-    m.add_to(Page(title=title))
+    page = Page(title=title)
+    m.add_to(page)
     use_local_assets(m, static_url=static_url)
     # More specific than leaflet.css's `.leaflet-container`, which the page links after this rule.
     style = (
         f"<style>div.folium-map.leaflet-container {{ background: {BACKGROUND}; font-family: {FONT_STACK}; }}"
         f"</style>"
     )
-    m.get_root().header.add_child(Element(style), name="wangge_background")
+    page.header.add_child(Element(style), name="wangge_background")
     return m
 
 

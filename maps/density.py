@@ -10,6 +10,7 @@ colour-scale library; tooltips go through ``FieldTable`` (text nodes: names type
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Literal
 
 import folium
@@ -63,7 +64,7 @@ class Legend(MacroElement):
     _template = Template(
         """
         {% macro html(this, kwargs) %}
-        <div class="wangge-legend" style="position: fixed; left: 10px; bottom: 24px; z-index: 1000;
+        <div class="wangge-legend" style="position: fixed; right: 10px; bottom: 28px; z-index: 1000;
              background: rgba(255,255,255,.92); padding: 8px 10px; border-radius: 6px; font-size: 13px;
              line-height: 1.6; box-shadow: 0 1px 5px rgba(0,0,0,.25);">
           <div style="font-weight: 600; margin-bottom: 2px;">{{ this.title | e }}</div>
@@ -96,9 +97,19 @@ def round_coordinates(geoms: gpd.GeoSeries, decimals: int) -> gpd.GeoSeries:
     return gpd.GeoSeries(rounded, index=geoms.index, crs=geoms.crs)
 
 
+def numeric_values(values: pd.Series, column: str) -> pd.Series:
+    """``values`` as floats. PostgreSQL ``numeric`` columns arrive as ``Decimal`` objects, which are numbers;
+    digit strings such as cell codes are not, and raise ValueError."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("Float64")
+    if values.map(lambda v: v is None or (isinstance(v, Decimal | int | float) and not isinstance(v, bool))).all():
+        return pd.to_numeric(values).astype("Float64")
+    raise ValueError(f"column: {column!r} is not numeric (dtype {values.dtype})")
+
+
 def build(
     data: gpd.GeoDataFrame,
-    column: str,
+    column: str | None = None,
     *,
     m: folium.Map | None = None,
     layer: Layer | None = None,
@@ -114,17 +125,20 @@ def build(
     """Colour the features of ``data`` by the numeric ``column``; returns ``m`` (or a new map).
 
     ``data`` is a GeoDataFrame with a CRS (reprojected to EPSG:4326 when it is another), e.g.
-    ``layer.to_geodataframe(session)``. ``layer`` gives titles (legend, tooltip labels) and the default
-    palette. ``tooltip`` is ``True`` (the column and the layer's first field), ``False``, or the columns
-    to show. Missing values are drawn grey. Raises ValueError for an unknown or non-numeric column,
-    data without a CRS, or no features.
+    ``layer.to_geodataframe(session)``. ``layer`` gives titles (legend, tooltip labels), the default
+    palette and, when ``column`` is None, the column (``layer.style.choropleth``). ``tooltip`` is ``True``
+    (the column and the layer's first field), ``False``, or the columns to show. Missing values are drawn
+    grey. Raises ValueError for an unknown or non-numeric column, data without a CRS, or no features.
     """
+    if column is None:
+        column = layer.style.choropleth if layer else None
+        if column is None:
+            raise ValueError("column: name the numeric column to colour by (the layer names none)")
     if data.crs is None:
         raise ValueError("data has no CRS; set it (e.g. data.set_crs(4326)) before mapping")
     if column not in data.columns:
         raise ValueError(f"column: {column!r} is not in the data; columns are {', '.join(map(str, data.columns))}")
-    if not pd.api.types.is_numeric_dtype(data[column]):
-        raise ValueError(f"column: {column!r} is not numeric (dtype {data[column].dtype})")
+    values = numeric_values(data[column], column)
     if data.empty:
         raise ValueError("nothing to map: the data has no features")
 
@@ -139,13 +153,14 @@ def build(
         tooltip_columns = list(tooltip)
 
     colors = list(palette or (layer.style.palette if layer else DEFAULT_PALETTE))
-    breaks = class_breaks(data[column], min(k, len(colors)), scheme)
+    breaks = class_breaks(values.to_numpy(dtype=float, na_value=np.nan), min(k, len(colors)), scheme)
     # Spread the palette over the classes there are, so two classes get its two ends, not two yellows.
-    picks = np.linspace(0, len(colors) - 1, len(breaks)).round().astype(int) if breaks else []
+    picks = np.linspace(0, len(colors) - 1, len(breaks)).round().astype(int)
     class_colors = [colors[i] for i in picks]
 
     keep = list(dict.fromkeys([column, *tooltip_columns]))
     frame = data[[*keep, data.geometry.name]].to_crs(4326)
+    frame[column] = values.astype(float)  # NaN for missing: written as null
     frame = frame.set_geometry(round_coordinates(frame.geometry, decimals))
     classes = classify(frame[column], breaks)
     frame["fill"] = [class_colors[c] if c >= 0 else NO_DATA_COLOR for c in classes]

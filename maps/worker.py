@@ -20,9 +20,11 @@ import folium
 from branca.element import MacroElement
 from jinja2 import Template
 
+from gis.models.incidents import FINAL_STATUSES, Status
 from maps.assets import DEFAULT_STATIC_URL, local_map
 
 TITLE = "网格巡查"
+OPEN_STATUSES = tuple(s.value for s in Status if s not in FINAL_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class WorkerConfig:
 
     api: str = "/api/v1"
     layers: tuple[LayerView, ...] = DEFAULT_LAYERS
+    # "Open" is every status whose case still needs work; the page asks for them by name.
+    open_statuses: tuple[str, ...] = OPEN_STATUSES
     incident_limit: int = 500
     incident_min_zoom: int = 13
     own_cell_color: str = "#1f6fd1"
@@ -116,7 +120,11 @@ class WorkerApp(MacroElement):
             </label>
             <label>问题描述<textarea name="description" rows="3" maxlength="4000"
               placeholder="简要描述现场情况"></textarea></label>
-            <label>现场照片（可选）<input type="file" name="photo" accept="image/*" capture="environment"></label>
+            <label class="wg-file">现场照片（可选）
+              <input type="file" name="photo" accept="image/*" capture="environment" class="wg-file-input">
+              <span class="wg-file-row"><span class="wg-file-button">拍照或选择照片</span>
+                <span class="wg-file-name" id="wg-photo-name">未选择照片</span></span>
+            </label>
             <p class="wg-error" id="wg-report-error" role="alert"></p>
             <div class="wg-actions">
               <button type="button" class="wg-secondary" id="wg-report-cancel">取消</button>

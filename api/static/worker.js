@@ -52,7 +52,7 @@
     this.message = message;
   }
 
-  function Worker(map, config) {
+  function Page(map, config) {
     this.map = map;
     this.config = config;
     this.session = null; // {token, expires}
@@ -67,11 +67,11 @@
   }
 
   /* -- storage ------------------------------------------------------------------------------------- */
-  Worker.prototype.load = function (suffix) {
+  Page.prototype.load = function (suffix) {
     try { return JSON.parse(window.localStorage.getItem(this.config.storage_key + suffix) || "null"); }
     catch (e) { return null; }
   };
-  Worker.prototype.save = function (suffix, value) {
+  Page.prototype.save = function (suffix, value) {
     try {
       if (value === null) window.localStorage.removeItem(this.config.storage_key + suffix);
       else window.localStorage.setItem(this.config.storage_key + suffix, JSON.stringify(value));
@@ -79,7 +79,7 @@
   };
 
   /* -- HTTP ---------------------------------------------------------------------------------------- */
-  Worker.prototype.request = async function (path, options) {
+  Page.prototype.request = async function (path, options) {
     options = options || {};
     var headers = options.headers || {};
     if (this.session) headers["Authorization"] = "Bearer " + this.session.token;
@@ -105,7 +105,7 @@
   };
 
   /* -- status line --------------------------------------------------------------------------------- */
-  Worker.prototype.status = function (message, kind, seconds) {
+  Page.prototype.status = function (message, kind, seconds) {
     var box = $("wg-status");
     box.textContent = message;
     box.className = "wg-status wg-status-" + (kind || "info");
@@ -115,14 +115,14 @@
   };
 
   /* -- log-in -------------------------------------------------------------------------------------- */
-  Worker.prototype.showLogin = function (message) {
+  Page.prototype.showLogin = function (message) {
     $("wg-login").hidden = false;
     $("wg-login-error").textContent = message || "";
     var input = $("wg-login-form").elements.username;
     window.setTimeout(function () { input.focus(); }, 0);
   };
 
-  Worker.prototype.login = async function (form) {
+  Page.prototype.login = async function (form) {
     var button = form.querySelector("button[type=submit]");
     $("wg-login-error").textContent = "";
     button.disabled = true;
@@ -148,10 +148,11 @@
     }
   };
 
-  Worker.prototype.logout = function (message) {
+  Page.prototype.logout = function (message) {
     this.session = null;
     this.me = null;
     this.ownCells = new Set();
+    this.lastView = null;
     this.save(".session", null);
     $("wg-user").textContent = "";
     $("wg-logout").hidden = true;
@@ -163,7 +164,7 @@
   };
 
   /* After log-in (or with a kept token): who am I, the categories, then the view's data. */
-  Worker.prototype.begin = async function (fresh) {
+  Page.prototype.begin = async function (fresh) {
     try {
       this.me = await this.request("/me");
     } catch (e) {
@@ -190,7 +191,7 @@
   /* Fit the view to the worker's own cells. The API finds cells by place, not by code, so: the
    * communities of the cells (a cell code starts with its community's code), then the cells inside
    * those communities' bounds, of which the worker's are picked. */
-  Worker.prototype.showMine = async function () {
+  Page.prototype.showMine = async function () {
     var own = this.ownCells;
     var communities = new Set();
     own.forEach(function (code) { communities.add(code.slice(0, 12)); });
@@ -211,7 +212,7 @@
   };
 
   /* -- layers -------------------------------------------------------------------------------------- */
-  Worker.prototype.makeLayers = function () {
+  Page.prototype.makeLayers = function () {
     var self = this;
     var cfg = this.config;
     cfg.layers.forEach(function (view) {
@@ -243,13 +244,13 @@
     }).addTo(this.map);
   };
 
-  Worker.prototype.bboxParam = function () {
+  Page.prototype.bboxParam = function () {
     var b = this.map.getBounds();
     var round = function (v) { return v.toFixed(5); };
     return [round(b.getWest()), round(b.getSouth()), round(b.getEast()), round(b.getNorth())].join(",");
   };
 
-  Worker.prototype.fetchInto = async function (id, path) {
+  Page.prototype.fetchInto = async function (id, path) {
     if (this.aborters[id]) this.aborters[id].abort();
     var aborter = new AbortController();
     this.aborters[id] = aborter;
@@ -262,17 +263,24 @@
     return features;
   };
 
-  Worker.prototype.refresh = function () {
+  /* Fetch what the view shows, once the map has stopped moving. ``force``: even if the view is the one
+   * last fetched (after a report, the incidents changed). */
+  Page.prototype.refresh = function (force) {
     var self = this;
+    this.forceNext = this.forceNext || force === true;
     window.clearTimeout(this.timer);
     this.timer = window.setTimeout(function () { self.refreshNow(); }, 200);
   };
 
-  Worker.prototype.refreshNow = async function () {
+  Page.prototype.refreshNow = async function () {
     if (!this.me) return;
     var self = this;
     var zoom = this.map.getZoom();
     var bbox = this.bboxParam();
+    var view = zoom + "/" + bbox;
+    if (view === this.lastView && !this.forceNext) return;
+    this.lastView = view;
+    this.forceNext = false;
     var tooSmall = [];
     var jobs = this.config.layers.map(function (view) {
       if (zoom < view.min_zoom) {
@@ -286,7 +294,8 @@
     });
     if (zoom >= this.config.incident_min_zoom) {
       var limit = this.config.incident_limit;
-      var path = "/incidents?status=open&format=geojson&bbox=" + bbox + "&limit=" + limit;
+      var path = "/incidents?format=geojson&status=" + this.config.open_statuses.join(",") +
+        "&bbox=" + bbox + "&limit=" + limit;
       jobs.push(this.fetchInto("incidents", path).then(function (features) {
         if (features && features.length >= limit) {
           self.status("当前范围内问题较多，仅显示 " + limit + " 条，请放大地图", "info");
@@ -302,7 +311,10 @@
     $("wg-hint").textContent = tooSmall.length ? "放大地图以显示" + tooSmall.join("和") : "点击地图上报问题";
     var results = await Promise.allSettled(jobs);
     var failed = results.filter(function (r) { return r.status === "rejected" && r.reason.name !== "AbortError"; });
-    if (failed.length && this.me) this.status("数据加载失败：" + failed[0].reason.message, "error");
+    if (failed.length && this.me) {
+      this.lastView = null; // the next refresh of this view tries again
+      this.status("数据加载失败：" + failed[0].reason.message, "error");
+    }
   };
 
   /* -- popups -------------------------------------------------------------------------------------- */
@@ -332,7 +344,14 @@
   }
 
   /* -- reporting ----------------------------------------------------------------------------------- */
-  Worker.prototype.fillCategories = function (filter) {
+  function newKey() {
+    // crypto.randomUUID needs https; getRandomValues works on a plain-http intranet too.
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return "web-" + Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  Page.prototype.fillCategories = function (filter) {
     var select = $("wg-category");
     var previous = select.value;
     select.textContent = "";
@@ -363,7 +382,7 @@
     if (select.value !== previous) select.value = "";
   };
 
-  Worker.prototype.openReport = function (latlng) {
+  Page.prototype.openReport = function (latlng) {
     if (!this.me) { this.showLogin("请先登录"); return; }
     if (this.pending) this.pending.setLatLng(latlng);
     else {
@@ -373,18 +392,24 @@
       }).addTo(this.map);
     }
     this.reportAt = latlng;
+    this.reportKey = newKey();
     $("wg-report-where").textContent =
       "位置：北纬 " + latlng.lat.toFixed(5) + "°，东经 " + latlng.lng.toFixed(5) + "°";
     $("wg-report-error").textContent = "";
     $("wg-report").hidden = false;
+    // Keep the tapped point in sight: move it to the middle of the map left above the sheet.
+    var top = 48;
+    var bottom = $("wg-report").getBoundingClientRect().top;
+    var at = this.map.latLngToContainerPoint(latlng);
+    if (at.y > bottom - 40) this.map.panBy([0, at.y - (top + bottom) / 2]);
   };
 
-  Worker.prototype.closeReport = function () {
+  Page.prototype.closeReport = function () {
     $("wg-report").hidden = true;
     if (this.pending) { this.pending.remove(); this.pending = null; }
   };
 
-  Worker.prototype.submitReport = async function (form) {
+  Page.prototype.submitReport = async function (form) {
     var category = form.elements.category.value;
     if (!category) { $("wg-report-error").textContent = "请选择问题类别"; return; }
     var button = $("wg-report-submit");
@@ -392,45 +417,48 @@
     $("wg-report-error").textContent = "";
     var at = this.reportAt;
     var file = form.elements.photo.files && form.elements.photo.files[0];
-    var incident;
+    var fields = {
+      lon: Number(at.lng.toFixed(7)), lat: Number(at.lat.toFixed(7)), datum: "wgs84",
+      category_code: category, description: form.elements.description.value.trim(), source: "patrol"
+    };
+    // With a photo, one multipart request carries both: the case and its photo are stored together.
+    // The same key on every retry of this report: a request that reached the server but whose answer was
+    // lost on a weak phone network must not create the case twice.
+    var request = { method: "POST", headers: { "Idempotency-Key": this.reportKey } };
+    if (file) {
+      var data = new FormData();
+      Object.keys(fields).forEach(function (name) { data.append(name, String(fields[name])); });
+      data.append("photos", file);
+      request.body = data;
+    } else {
+      request.headers["Content-Type"] = "application/json";
+      request.body = JSON.stringify(fields);
+    }
+    var created;
     try {
-      incident = await this.request("/incidents", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({
-          lon: Number(at.lng.toFixed(7)), lat: Number(at.lat.toFixed(7)), datum: "wgs84",
-          category: category, description: form.elements.description.value.trim(), source: "patrol"
-        })
-      });
+      created = await this.request("/incidents", request);
     } catch (e) {
       $("wg-report-error").textContent = e.message || "上报失败";
       button.disabled = false;
       return;
     }
+    var incident = created.incident || created;
     var label = incident.public_id || "#" + incident.id;
     var message = "上报成功：" + label + (incident.cell_code ? "（网格 " + incident.cell_code + "）" : "");
-    var duplicates = incident.possible_duplicates || [];
+    if (file) message += "，照片已上传";
+    var duplicates = created.possible_duplicates || [];
     if (duplicates.length) message += "。附近已有 " + duplicates.length + " 条同类问题，请确认是否重复";
-    if (file) {
-      var data = new FormData();
-      data.append("file", file);
-      try {
-        await this.request("/incidents/" + encodeURIComponent(incident.id) + "/photos", { method: "POST", body: data });
-        message += "；照片已上传";
-      } catch (e) {
-        message += "；但照片上传失败：" + e.message;
-      }
-    }
     form.reset();
+    $("wg-photo-name").textContent = "未选择照片";
     this.fillCategories("");
     button.disabled = false;
     this.closeReport();
     this.status(message, duplicates.length ? "warn" : "ok", 10);
-    this.refresh();
+    this.refresh(true);
   };
 
   /* -- wiring -------------------------------------------------------------------------------------- */
-  Worker.prototype.wire = function () {
+  Page.prototype.wire = function () {
     var self = this;
     var map = this.map;
     L.control.zoom({ position: "bottomright", zoomInTitle: "放大", zoomOutTitle: "缩小" }).addTo(map);
@@ -446,13 +474,17 @@
     $("wg-report-form").addEventListener("submit", function (e) { e.preventDefault(); self.submitReport(e.target); });
     $("wg-report-cancel").addEventListener("click", function () { self.closeReport(); });
     $("wg-category-filter").addEventListener("input", function (e) { self.fillCategories(e.target.value); });
+    $("wg-report-form").elements.photo.addEventListener("change", function (e) {
+      var file = e.target.files && e.target.files[0];
+      $("wg-photo-name").textContent = file ? file.name : "未选择照片";
+    });
     $("wg-logout").addEventListener("click", function () { self.logout(""); });
     $("wg-mine").addEventListener("click", function () { self.showMine(); });
     $("wg-status").addEventListener("click", function (e) { e.currentTarget.hidden = true; });
   };
 
   function start(map, config) {
-    var worker = new Worker(map, config);
+    var worker = new Page(map, config);
     worker.makeLayers();
     worker.wire();
     var kept = worker.load(".session");

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from geoalchemy2.shape import from_shape
-from playwright.sync_api import Browser, Dialog, Page, Request, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Request, ViewportSize, sync_playwright
 from shapely.geometry import MultiPolygon, Point, box
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -49,7 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 WORKER = ("wangwu", "xunCha-2026", "王五")  # username, password, display name
 OTHER_CELLS = [f"{FIRST_COMMUNITY}{n:03d}" for n in (4, 5, 6)]  # east of the worker's, patrolled by nobody
@@ -119,8 +119,8 @@ def _seed(session: Session) -> None:
 @pytest.fixture(scope="session")
 def browser_database(database_url: str) -> Iterator[Engine]:
     """A committed, seeded database beside the test database, dropped at the end of the session."""
-    url = make_url(normalise_url(database_url))
-    url = url.set(database=f"{url.database}_browser").render_as_string(hide_password=False)
+    parsed = make_url(normalise_url(database_url))
+    url = parsed.set(database=f"{parsed.database}_browser").render_as_string(hide_password=False)
     _fresh_database(url)
     engine = make_engine(url)
     migrate.upgrade(engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import folium
 import geopandas as gpd
@@ -10,10 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import box
+from sqlalchemy.orm import Session
 
+from gis import incidents
+from gis.categories import load_categories
 from gis.layers import Field, Layer, Style
+from gis.layers.incidents import IncidentDensityLayer
 from maps.assets import external_urls, local_map, render
 from maps.density import DEFAULT_PALETTE, NO_DATA_COLOR, build, class_breaks, classify, round_coordinates
+from tests.factories import WORLD_CELLS, add_world
 
 
 class CountsLayer(Layer):
@@ -132,3 +138,20 @@ def test_a_projected_frame_is_mapped_in_lon_lat() -> None:
 def test_unusable_input_is_refused_with_the_reason(data: gpd.GeoDataFrame, column: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build(data, column)
+
+
+def test_a_layer_from_the_database_is_coloured_by_its_own_choropleth_field(db: Session, tmp_path: Path) -> None:
+    add_world(db)
+    load_categories(db)
+    for lon in (109.7004, 109.7006, 109.7015):  # two reports in the first cell, one in the second
+        incidents.create(db, category_code="09006", lon=lon, lat=28.2505, photo_dir=tmp_path)
+    layer = IncidentDensityLayer()
+    data = layer.to_geodataframe(db)
+    html = render(build(data, layer=layer))  # the column is the layer's: per_km2 (numeric → Decimal)
+    by_code = {f["properties"]["code"]: f["properties"] for f in features_of(html)}
+    first, second, third = (by_code[code] for code in WORLD_CELLS)
+    assert (first["per_km2"], second["per_km2"], third["per_km2"]) == (200.0, 100.0, 0.0)
+    palette = layer.style.palette
+    assert first["fill"] == palette[-1] and third["fill"] == palette[0]
+    assert "每平方公里案件数" in html  # the legend's title
+    assert json.dumps("网格编码") in html  # a tooltip label, written into the script as JSON

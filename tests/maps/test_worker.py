@@ -76,3 +76,9 @@ def test_the_title_is_escaped() -> None:
     html = render(build_worker_map(center=(109.7, 28.28), title="<b>巡查</b>"))
     assert "<b>巡查</b>" not in html
     assert "&lt;b&gt;巡查&lt;/b&gt;" in html
+
+
+def test_the_page_asks_for_every_status_that_still_needs_work_and_no_final_one() -> None:
+    statuses = set(_config_of(render(build_worker_map(center=(109.7, 28.28))))["open_statuses"])
+    assert {"reported", "dispatched", "in_progress", "shelved"} <= statuses
+    assert statuses.isdisjoint({"closed", "void", "rejected", "duplicate"})
