@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import install_error_handlers
-from api.routes import auth, categories, facilities, incidents, layers, pages
+from api.routes import auth, categories, exports, facilities, incidents, layers, ogc, open311, pages
 from gis.db import make_engine, make_sessionmaker, resolve_database_url
 from gis.settings import Settings, get_settings
 
@@ -49,7 +49,10 @@ def create_app(
     app.include_router(categories.router)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
+    app.include_router(open311.router)
     app.include_router(layers.router)
+    app.include_router(ogc.router)
+    app.include_router(exports.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")

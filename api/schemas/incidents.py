@@ -77,7 +77,7 @@ class IncidentCreate(Body):
     lon: Annotated[Finite | None, Field(description="Longitude (degrees east)", examples=[109.7165])] = None
     lat: Annotated[Finite | None, Field(description="Latitude (degrees north)", examples=[28.2651])] = None
     datum: Annotated[
-        Datum, Field(description="Datum of lon/lat: wgs84 = cgcs2000 (GPS, 天地图), gcj02 (高德/腾讯/微信), bd09 (百度)")
+        Datum, Field(description="Datum of lon/lat: wgs84 = cgcs2000 (GPS, 天地图), gcj02 (高德, 腾讯), bd09 (百度)")
     ] = "wgs84"
     description: Annotated[Text, Field(max_length=MAX_DESCRIPTION, description="Plain text; never interpreted")] = ""
     address: Annotated[Text | None, Field(max_length=MAX_ADDRESS)] = None
@@ -221,12 +221,14 @@ class DuplicatesRead(BaseModel):
 
 # -- import -----------------------------------------------------------------------------------------------
 class RefusedRow(BaseModel):
-    row: str
-    message: str
+    row: int = Field(description="CSV: the line in the file (header = 1); GeoJSON: the feature's number from 1")
+    field: str
+    reason: str
 
 
 class ImportReport(BaseModel):
-    imported: int
+    total: int
+    imported: int = Field(description="0 when all_or_nothing met a refused row: nothing was written")
     refused: list[RefusedRow]
     all_or_nothing: bool
     seconds: float
