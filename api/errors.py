@@ -7,6 +7,7 @@ of ``{"loc", "msg", "type"}`` under ``detail`` — plus ``"code": "RequestValida
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -71,9 +72,21 @@ async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return JSONResponse(
-        {"detail": jsonable_encoder(exc.errors()), "code": "RequestValidationError"},
+        {"detail": _json_safe(jsonable_encoder(exc.errors())), "code": "RequestValidationError"},
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
     )
+
+
+def _json_safe(value: Any) -> Any:
+    """Echoed input may hold NaN or Infinity (Python's json reads them), which strict JSON cannot carry:
+    quote them, so that a bad number is a 422 naming the field and not a 500 while encoding the answer."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def install_error_handlers(app: FastAPI) -> None:

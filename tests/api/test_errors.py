@@ -3,6 +3,7 @@
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
 
 from api.errors import STATUS, error_body, status_for
 from gis import errors
@@ -33,6 +34,15 @@ RAISABLE: dict[str, errors.WanggeError] = {
 }
 
 probe = APIRouter()
+
+
+class Point(BaseModel):
+    lon: float = Field(ge=-180, le=180)
+
+
+@probe.post("/probe/point")
+def take_point(point: Point) -> dict[str, float]:
+    return {"lon": point.lon}
 
 
 @probe.get("/probe/raise/{name}")
@@ -90,3 +100,11 @@ def test_the_table_covers_the_base_class_so_every_domain_error_has_a_status() ->
     assert errors.WanggeError in STATUS
     assert status_for(PaymentMissing("x")) == 409
     assert error_body(errors.NotFound("gone")) == {"detail": "gone", "code": "NotFound"}
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_in_a_body_are_a_422_naming_the_field_not_a_500(client: TestClient, raw: str) -> None:
+    body = '{"lon": ' + raw + '}'
+    response = client.post("/probe/point", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "lon"]
