@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +34,8 @@ DECIMALS = 7  # about 1 cm: more than any phone's GPS can tell
 @dataclass(frozen=True)
 class IncidentFilter:
     """What to list. Empty sequences and None mean "any". ``within_communities`` restricts to a
-    jurisdiction (None: anywhere; empty: nothing), widened to the cases ``also_reported_by`` reported."""
+    jurisdiction and ``within_cells`` to a grid worker's cells (None: anywhere; empty: nothing), both
+    widened to the cases ``also_reported_by`` reported."""
 
     bbox: BBox | None = None
     categories: Sequence[str] = ()
@@ -49,7 +50,13 @@ class IncidentFilter:
     updated_to: datetime | None = None
     overdue: bool | None = None
     within_communities: Collection[str] | None = None
+    within_cells: Collection[str] | None = None
     also_reported_by: int | None = None
+
+    def limited_by(self, scope: IncidentFilter) -> IncidentFilter:
+        """This filter within the restriction of ``scope`` (what a caller's role lets them read)."""
+        return replace(self, within_communities=scope.within_communities, within_cells=scope.within_cells,
+                       also_reported_by=scope.also_reported_by)
 
     def conditions(self, now: datetime) -> list[ColumnElement[bool]]:
         """SQL conditions on ``Incident``; InvalidInput (naming the field) for values that cannot match."""
@@ -82,10 +89,11 @@ class IncidentFilter:
                 where.append(column < _aware(high, f"{name}_to"))
         if self.overdue is not None:
             where.append(overdue_clause(now) if self.overdue else ~overdue_clause(now))
-        if self.within_communities is not None:
-            inside: ColumnElement[bool] = (
-                Incident.community_code.in_(list(self.within_communities)) if self.within_communities else false()
-            )
+        for column, allowed in ((Incident.community_code, self.within_communities),
+                                (Incident.cell_code, self.within_cells)):
+            if allowed is None:
+                continue
+            inside: ColumnElement[bool] = column.in_(list(allowed)) if allowed else false()
             if self.also_reported_by is not None:
                 inside = or_(inside, Incident.reporter_id == self.also_reported_by)
             where.append(inside)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from gis.errors import Forbidden, OutsideJurisdiction
 from gis.models import Role, User
-from gis.users import team_community_codes
+from gis.users import team_community_codes, user_cell_codes
 
 
 class Action(enum.StrEnum):
@@ -122,6 +123,42 @@ def reach_communities(session: Session, user: User) -> frozenset[str] | None:
             return frozenset()
         return frozenset(team_community_codes(session, user.team_id))
     return frozenset({user.community_code} if user.community_code else ())
+
+
+@dataclass(frozen=True)
+class ReadScope:
+    """Which incidents a user may read: within ``communities`` and ``cells`` (None: no limit on that)."""
+
+    communities: frozenset[str] | None
+    cells: frozenset[str] | None
+
+    @property
+    def anywhere(self) -> bool:
+        return self.communities is None and self.cells is None
+
+    def covers(self, community_code: str | None, cell_code: str | None) -> bool:
+        return (self.communities is None or community_code in self.communities) and (
+            self.cells is None or cell_code in self.cells
+        )
+
+
+def read_scope(session: Session, user: User) -> ReadScope:
+    """Where ``user`` may read cases. Grid workers report anywhere but read the cases of the cells they
+    patrol (the issue: "a grid worker reports anywhere and sees their own cells"); others read within
+    their reach. Everyone also reads what they reported themselves (the API adds that)."""
+    if Role(user.role) is Role.grid_worker:
+        return ReadScope(communities=None, cells=frozenset(user_cell_codes(session, user)))
+    return ReadScope(communities=reach_communities(session, user), cells=None)
+
+
+def require_read(session: Session, user: User, community_code: str | None, cell_code: str | None) -> None:
+    """Raise OutsideJurisdiction unless the case at ``community_code``/``cell_code`` is in the read scope."""
+    scope = read_scope(session, user)
+    if scope.covers(community_code, cell_code):
+        return
+    if scope.cells is not None:
+        raise OutsideJurisdiction(f"cell {cell_code or '(none)'} is not one of the cells {user.username} patrols")
+    require_jurisdiction(session, user, community_code)
 
 
 def require_jurisdiction(session: Session, user: User, community_code: str | None) -> None:

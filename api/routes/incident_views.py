@@ -38,7 +38,7 @@ def full_view(session: Session, user: User, incident: Incident) -> bool:
     de-personalised view needs ``export.read`` (planners)."""
     if permissions.can(user, Action.incident_read):
         if incident.reporter_id != user.id:
-            permissions.require_jurisdiction(session, user, incident.community_code)
+            permissions.require_read(session, user, incident.community_code, incident.cell_code)
         return True
     if permissions.can(user, Action.export_read):
         return False
@@ -49,8 +49,9 @@ def full_view(session: Session, user: User, incident: Incident) -> bool:
 def list_scope(session: Session, user: User) -> tuple[IncidentFilter, bool]:
     """The part of every list filter that the caller's role imposes, and whether they get the full view."""
     if permissions.can(user, Action.incident_read):
-        reach = permissions.reach_communities(session, user)
-        return IncidentFilter(within_communities=reach, also_reported_by=user.id if reach is not None else None), True
+        scope = permissions.read_scope(session, user)
+        return IncidentFilter(within_communities=scope.communities, within_cells=scope.cells,
+                              also_reported_by=None if scope.anywhere else user.id), True
     if permissions.can(user, Action.export_read):
         return IncidentFilter(), False
     permissions.require(user, Action.incident_read)

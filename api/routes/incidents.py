@@ -226,8 +226,7 @@ Format = Literal["json", "geojson"]
 
 
 def _scoped(user_filter: IncidentFilter, scope: IncidentFilter) -> IncidentFilter:
-    return IncidentFilter(**{**user_filter.__dict__, "within_communities": scope.within_communities,
-                             "also_reported_by": scope.also_reported_by})
+    return user_filter.limited_by(scope)
 
 
 def _list(

@@ -271,8 +271,7 @@ def get_requests(request: Request, fmt: Format, session: SessionDep, user: Optio
     size = _positive(params.get("page_size"), "page_size", MAX_PAGE_SIZE, MAX_PAGE_SIZE)
     scope, _ = list_scope(session, user) if user is not None else (IncidentFilter(), False)
     filters = IncidentFilter(categories=_list(params.get("service_code")), statuses=sorted(statuses),
-                             reported_from=start, reported_to=end, within_communities=scope.within_communities,
-                             also_reported_by=scope.also_reported_by)
+                             reported_from=start, reported_to=end).limited_by(scope)
     result = list_incidents(session, filters, sort="-reported_at", limit=size, offset=(page - 1) * size)
     return _answer(request, session, user, result.items, fmt)
 

@@ -661,3 +661,26 @@ def test_an_import_of_another_kind_of_file_is_refused(client, as_user) -> None:
     broken = client.post(f"{URL}/import", files={"file": ("cases.geojson", b"{not json", "application/json")},
                          headers=as_user("supervisor"))
     assert broken.status_code == 422 and "not valid JSON" in broken.json()["detail"]
+
+
+# -- what a grid worker sees -----------------------------------------------------------------------------------
+def test_a_grid_worker_reads_the_cases_of_their_cells_and_their_own_reports_only(
+    client, as_user, street_world, db
+) -> None:
+    from gis.users import assign_cells
+
+    worker = street_world.grid_worker
+    assign_cells(db, worker, [f"{COMMUNITY_A}002"])
+    db.flush()
+    in_my_cell = report(client, as_user("supervisor"), at=INSIDE_A)
+    elsewhere = report(client, as_user("supervisor"), at=INSIDE_B)
+    mine_elsewhere = report(client, as_user("grid_worker"), at=INSIDE_B)
+
+    listed = client.get(URL, headers=as_user("grid_worker")).json()
+    ids = {item["id"] for item in (listed["items"] if isinstance(listed, dict) else listed)}
+    assert ids == {in_my_cell["id"], mine_elsewhere["id"]}
+    assert client.get(f"{URL}/{in_my_cell['id']}", headers=as_user("grid_worker")).status_code == 200
+    assert client.get(f"{URL}/{mine_elsewhere['id']}", headers=as_user("grid_worker")).status_code == 200
+    refused = client.get(f"{URL}/{elsewhere['id']}", headers=as_user("grid_worker"))
+    assert refused.status_code == 403
+    assert "patrols" in refused.json()["detail"]
