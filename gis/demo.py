@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gis import users
@@ -26,8 +26,17 @@ URBAN_SUBDISTRICTS: dict[str, tuple[str, str]] = {
     "433101007000": ("石家冲", "shijiachong"),
     "433101008000": ("双塘", "shuangtang"),
 }
+# Where each subdistrict's demo grid worker patrols: the busiest community of the sample (a market, the
+# station), so that a first log-in shows cases on the map.
+DEMO_BEATS: dict[str, str] = {
+    "433101002000": "433101002005",  # 光明社区
+    "433101004000": "433101004003",  # 竹园社区
+    "433101005000": "433101005007",  # 商业城社区
+    "433101007000": "433101007002",  # 荣昌坪社区
+    "433101008000": "433101008001",  # 周家寨社区
+}
 CITY_TEAM = "吉首市城管执法大队"
-CELLS_PER_GRID_WORKER = 6
+CELLS_PER_GRID_WORKER = 9  # a compact beat of about 3 × 3 cells
 DEMO_MARK = "（演示）"
 
 _OFFICER_NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈杰"]
@@ -84,9 +93,16 @@ def seed_demo_people(session: Session) -> list[DemoLogin]:
         worker = person(f"demo_grid_{pinyin}", Role.grid_worker, _GRID_WORKER_NAMES[index],
                         community_code=_grid_worker_community(session, code))
         if worker.community_code is not None:
+            # The beat is the block of cells around the heart of the community (its point on surface),
+            # where the cases are, rather than the first codes, which are slivers on its northern edge.
+            heart = (
+                select(func.ST_PointOnSurface(AdminArea.geom))
+                .where(AdminArea.code == worker.community_code, AdminArea.valid_to.is_(None))
+                .scalar_subquery()
+            )
             cells = session.scalars(
                 select(GridCell.code).where(GridCell.community_code == worker.community_code)
-                .order_by(GridCell.code).limit(CELLS_PER_GRID_WORKER)
+                .order_by(func.ST_Distance(GridCell.geom, heart), GridCell.code).limit(CELLS_PER_GRID_WORKER)
             )
             users.assign_cells(session, worker, list(cells))
 
@@ -140,13 +156,15 @@ def _first_community(session: Session, subdistrict_code: str) -> str | None:
 
 
 def _grid_worker_community(session: Session, subdistrict_code: str) -> str | None:
-    """The first community of the subdistrict that has grid cells, else its first community."""
+    """The subdistrict's demo beat (``DEMO_BEATS``) if it has grid cells, else the first community of the
+    subdistrict that has cells, else its first community."""
+    preferred = DEMO_BEATS.get(subdistrict_code, "")
     with_cells = session.scalar(
         select(AdminArea.code)
         .where(AdminArea.valid_to.is_(None), AdminArea.level == AdminLevel.community.value,
                AdminArea.parent_code == subdistrict_code,
                select(GridCell.id).where(GridCell.community_code == AdminArea.code).exists())
-        .order_by(AdminArea.code)
+        .order_by((AdminArea.code == preferred).desc(), AdminArea.code)
         .limit(1)
     )
     return with_cells or _first_community(session, subdistrict_code)
