@@ -9,18 +9,29 @@
 - ``CurrentUser`` / ``OptionalUser``: the caller, from ``Authorization: Bearer <jwt>``, an ``X-API-Key``
   header or an ``api_key`` query parameter (Open311 clients). Bad credentials are a 401 even where a
   user is optional: a client that sends a wrong key must hear about it.
+- ``RequiredCredentials`` + ``user_for(session, credentials)``: the same, in two steps, for a hot route that
+  does all its database work in one worker-thread hop: the credentials are checked on the event loop (a
+  token's signature; 401 when absent or bad), the user is looked up in the route's own transaction.
 - ``require(action)``: the current user, if their role may do ``action``; else 403.
 - ``BBoxDep``, ``PageDep``: validated query parameters shared by every listing.
 - ``forbid_extra_query``: a dependency that answers 422 to query parameters the route does not declare.
+
+Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread,
+and each such hop costs more than the work itself. The user is looked up in the database on every request
+(a disabled user is refused at once); only a token's signature check is remembered, per process, for the
+token's own lifetime (see ``verified_subject``).
 """
 
 from __future__ import annotations
 
+import base64
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
+import orjson
 from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
@@ -66,7 +77,7 @@ def token_config(settings: Settings) -> TokenConfig:
     return TokenConfig(secret=secret, minutes=float(settings.token_minutes))
 
 
-def app_token_config(request: Request) -> TokenConfig:
+async def app_token_config(request: Request) -> TokenConfig:
     state = request.app.state
     if getattr(state, "token_config", None) is None:
         state.token_config = token_config(state.settings)
@@ -84,34 +95,98 @@ api_key_header_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, descrip
 api_key_query_scheme = APIKeyQuery(name="api_key", auto_error=False, description="The same key, for Open311 clients")
 
 
-def optional_user(
-    session: SessionDep,
+@dataclass(frozen=True)
+class Credentials:
+    """What a caller presented, checked as far as it can be without the database: a token's verified
+    subject, or an API key (whose owner only the database knows)."""
+
+    user_id: int | None = None
+    api_key: str | None = None
+
+
+async def credentials(
     config: TokenConfigDep,
     token: Annotated[str | None, Depends(bearer_scheme)],
     header_key: Annotated[str | None, Depends(api_key_header_scheme)],
     query_key: Annotated[str | None, Depends(api_key_query_scheme)],
-) -> User | None:
-    """The caller, or None when no credentials were sent; invalid credentials raise Unauthenticated."""
+) -> Credentials | None:
+    """The credentials sent, or None; a malformed, forged or expired token raises Unauthenticated here,
+    before anything else is read. CPU only (a signature check), so it runs on the event loop."""
     if token:
-        subject = security.token_subject(token, secret=config.secret)
+        subject = verified_subject(token, config.secret)
         if not subject.isdigit():
             raise Unauthenticated("the access token is not valid")
-        return users.active_user(session, int(subject))
+        return Credentials(user_id=int(subject))
     key = header_key or query_key
     if key:
-        return users.user_for_api_key(session, key)
+        return Credentials(api_key=key)
     return None
+
+
+CredentialsDep = Annotated[Credentials | None, Depends(credentials)]
+
+
+# Tokens whose signature was checked, with the window they are valid in: a phone sends the same token with
+# every request, and checking an HMAC signature costs more than the rest of reading the credentials. A hit
+# needs the very same token string (signature included) and secret, inside the token's own [iat, exp)
+# window; anything else is checked in full, which also words the refusal. Only the signature check is
+# remembered: whether the user is still active is asked of the database on every request.
+_VERIFIED: dict[tuple[str, str], tuple[str, float, float]] = {}
+_VERIFIED_MAX = 4096
+
+
+def verified_subject(token: str, secret: str) -> str:
+    """``security.token_subject`` (Unauthenticated for a malformed, forged or expired token), remembered
+    per process for the token's lifetime."""
+    known = _VERIFIED.get((secret, token))
+    if known is not None and known[1] <= time.time() < known[2]:
+        return known[0]
+    subject = security.token_subject(token, secret=secret)
+    claims = orjson.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))  # verified just now
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[(secret, token)] = (subject, float(claims["iat"]), float(claims["exp"]))
+    return subject
+
+AUTHENTICATION_REQUIRED = (
+    f"authentication required: send 'Authorization: Bearer <token>' (POST {TOKEN_URL}) or an 'X-API-Key' header"
+)
+
+
+async def required_credentials(given: CredentialsDep) -> Credentials:
+    """The credentials sent; Unauthenticated when there are none (for routes that look the user up
+    themselves, with :func:`user_for`, in the same worker thread as the rest of their database work)."""
+    if given is None:
+        raise Unauthenticated(AUTHENTICATION_REQUIRED)
+    return given
+
+
+RequiredCredentials = Annotated[Credentials, Depends(required_credentials)]
+
+
+def user_for(session: Session, given: Credentials | None) -> User | None:
+    """The active user behind ``given`` (None for None), looked up now, in ``session``'s transaction:
+    Unauthenticated when the user was disabled or deleted since the token was issued, or the key is
+    unknown or revoked. Never cached across requests, so disabling a user takes effect at once."""
+    if given is None:
+        return None
+    if given.user_id is not None:
+        return users.active_user(session, given.user_id)
+    assert given.api_key is not None
+    return users.user_for_api_key(session, given.api_key)
+
+
+def optional_user(session: SessionDep, given: CredentialsDep) -> User | None:
+    """The caller, or None when no credentials were sent; invalid credentials raise Unauthenticated."""
+    return user_for(session, given)
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
-def current_user(user: OptionalUser) -> User:
+async def current_user(user: OptionalUser) -> User:
     if user is None:
-        raise Unauthenticated(
-            f"authentication required: send 'Authorization: Bearer <token>' (POST {TOKEN_URL}) "
-            "or an 'X-API-Key' header"
-        )
+        raise Unauthenticated(AUTHENTICATION_REQUIRED)
     return user
 
 
@@ -124,7 +199,7 @@ def require(action: Action) -> Any:
     Use as a parameter, ``user: Annotated[User, require(Action.incident_close)]``, or in a decorator's
     ``dependencies=[require(...)]`` when the handler does not need the user."""
 
-    def allowed_user(user: CurrentUser) -> User:
+    async def allowed_user(user: CurrentUser) -> User:
         permissions.require(user, action)
         return user
 
@@ -147,7 +222,7 @@ def _query_error(name: str, message: str, value: object, kind: str = "value_erro
     return RequestValidationError([{"type": kind, "loc": ("query", name), "msg": message, "input": value}])
 
 
-def bbox_param(
+async def bbox_param(
     bbox: Annotated[
         str | None,
         Query(description="minLon,minLat,maxLon,maxLat in EPSG:4326", examples=["109.70,28.25,109.76,28.30"]),
@@ -179,7 +254,7 @@ class Page:
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="Items per page")] = DEFAULT_PAGE_LIMIT,
     offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
 ) -> Page:
@@ -208,7 +283,7 @@ def declared_query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def forbid_extra_query(request: Request) -> None:
+async def forbid_extra_query(request: Request) -> None:
     """Answer 422 naming any query parameter the matched route does not declare (a typo such as
     ``?limt=5`` must not silently return the default page).
 

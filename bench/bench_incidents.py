@@ -10,14 +10,22 @@
 * **Bulk import** (``gis.incident_import``: STRtree location + COPY) of a CSV of synthetic incidents over a
   synthetic city, against the geopandas way: ``read_csv`` → ``points_from_xy`` → ``sjoin`` with the
   communities and the cells → ``to_postgis``.
-* **List / GeoJSON of 1,000 incidents in a bbox** through HTTP: the GeoJSON built by PostgreSQL against the
-  JSON list built from ORM rows in Python (the naive path), same filter, same page.
+* **List / GeoJSON of 1,000 incidents in a bbox** through HTTP, as the supervision centre (who reads every
+  case): the GeoJSON built by PostgreSQL against the JSON list built from ORM rows in Python (the naive path),
+  same filter, same page.
+* **Ceilings**, measured in the same run on the same machine, to tell how far the goals are from what the parts
+  can do at all: the HTTP stack alone (``GET /healthz`` under the same load), PostgreSQL alone running the
+  create's one statement from a bare psycopg loop, and PostgreSQL alone loading the import's rows as ready-made
+  COPY text (with the same index, foreign-key and event work). The create row also gives the CPU time per
+  create of the API processes, the PostgreSQL backends and this client (Linux ``/proc``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import math
 import os
 import signal
 import socket
@@ -25,19 +33,23 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
+import psycopg
 from sqlalchemy import delete, text
+from sqlalchemy.dialects import postgresql
 
 from bench import BenchContext, Row, benchmark, timed
 from bench.citygen import incident_points, load_city, side_for_cells, synthetic_city
-from gis import grid_store, security, users
+from gis import grid_store, incident_import, incidents, security, users
 from gis.incident_import import import_incidents
 from gis.models import AdminArea, GridCell, IdempotencyKey, Incident, IncidentEvent, Role, Team, User
 from gis.settings import PROJECT_ROOT
@@ -53,10 +65,12 @@ LIST_GOAL_P50_MS = 20
 def incident_benchmarks(ctx: BenchContext) -> list[Row]:
     city = _world(ctx)
     rows = _import_rows(ctx, city)
-    with _server(ctx) as base:
-        token = _token(ctx)
-        rows += _create_rows(ctx, base, token, city)
-        rows += _list_rows(ctx, base, token, city)
+    with _server(ctx) as server:
+        rows += _create_rows(ctx, server, _token(ctx, "bench_worker"), city)
+        # The map view of the supervision centre: a grid worker reads only the cells they patrol.
+        rows += _list_rows(ctx, server.address, _token(ctx, "bench_centre"), city)
+        rows += [_http_ceiling(ctx, server.address)]
+    rows += [_postgres_create_ceiling(ctx, city)]
     return rows
 
 
@@ -84,9 +98,9 @@ def _state_dir(ctx: BenchContext) -> Path:
     return ctx.workdir / "state"
 
 
-def _token(ctx: BenchContext) -> str:
+def _token(ctx: BenchContext, username: str) -> str:
     with ctx.sessions() as session:
-        user_id = users.get_user(session, "bench_worker").id
+        user_id = users.get_user(session, username).id
     secret = security.persistent_secret(_state_dir(ctx) / "token_secret")  # the server reads the same file
     return security.create_access_token(str(user_id), secret=secret, minutes=60).token
 
@@ -98,8 +112,17 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    address: str  # host:port
+    pid: int  # uvicorn's supervisor; its workers are its children
+
+    def pids(self) -> list[int]:
+        return [self.pid, *_children(self.pid)]
+
+
 @contextlib.contextmanager
-def _server(ctx: BenchContext, workers: int = WORKERS) -> Iterator[str]:
+def _server(ctx: BenchContext, workers: int = WORKERS) -> Iterator[Server]:
     """uvicorn serving the app on a free loopback port, against the benchmark database; stopped on exit."""
     port = _free_port()
     state = _state_dir(ctx)
@@ -116,7 +139,7 @@ def _server(ctx: BenchContext, workers: int = WORKERS) -> Iterator[str]:
     )
     try:
         _wait_ready(port, process)
-        yield f"127.0.0.1:{port}"
+        yield Server(f"127.0.0.1:{port}", process.pid)
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the server and its worker processes, which we started
         try:
@@ -140,6 +163,62 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 60
             pass
         time.sleep(0.2)
     raise RuntimeError("uvicorn did not answer /healthz in time")
+
+
+# -- CPU time from /proc (Linux; zero elsewhere) -----------------------------------------------------------------
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _backends(database: str) -> list[int]:
+    """PostgreSQL backends serving ``database`` (their title reads ``postgres: user database host …``)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            title = cmdline.read_bytes().decode(errors="replace")
+            if title.startswith("postgres: ") and f" {database} " in title:
+                found.append(int(cmdline.parent.name))
+    return found
+
+
+def _cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each of ``pids`` still alive."""
+    seconds = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds of the server, of PostgreSQL's backends for the benchmark database, and of this process,
+    between ``start`` and ``stop`` (backends that open meanwhile count from zero, ones that exit are lost)."""
+
+    server: Server
+    database: str
+    spent: dict[str, float] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self._api, self._db = _cpu(self.server.pids()), _cpu(_backends(self.database))
+        self._me = sum(os.times()[:2])
+
+    def stop(self) -> None:
+        api, db = _cpu(self.server.pids()), _cpu(_backends(self.database))
+        self.spent = {
+            "API": sum(v - self._api.get(pid, 0.0) for pid, v in api.items()),
+            "PostgreSQL": sum(v - self._db.get(pid, 0.0) for pid, v in db.items()),
+            "client": sum(os.times()[:2]) - self._me,
+        }
+
+    def per_request(self, requests: int) -> str:
+        return ", ".join(f"{name} {seconds / max(requests, 1) * 1000:.2f} ms" for name, seconds in self.spent.items())
 
 
 # -- a minimal HTTP/1.1 client ----------------------------------------------------------------------------------
@@ -240,16 +319,22 @@ def _create_requests(city: gpd.GeoDataFrame, token: str, n: int, seed: int) -> l
     ]
 
 
-def _create_rows(ctx: BenchContext, address: str, token: str, city: gpd.GeoDataFrame) -> list[Row]:
+def _create_rows(ctx: BenchContext, server: Server, token: str, city: gpd.GeoDataFrame) -> list[Row]:
     n = 2_000 if ctx.quick else 10_000
     n_serial = 300 if ctx.quick else 1_000
+    address = server.address
     warm = _create_requests(city, token, 200, seed=1)
     asyncio.run(_drive(address, warm, CLIENTS, 60))  # connection pools, caches, JIT of query plans
     best: Load | None = None
+    cpu = ""
     for attempt in range(ctx.repeat):
-        load = asyncio.run(_drive(address, _create_requests(city, token, n, seed=10 + attempt), CLIENTS, 120))
+        requests = _create_requests(city, token, n, seed=10 + attempt)
+        meter = CpuMeter(server, str(ctx.engine.url.database))
+        meter.start()
+        load = asyncio.run(_drive(address, requests, CLIENTS, 120))
+        meter.stop()
         if best is None or load.per_second > best.per_second:
-            best = load
+            best, cpu = load, meter.per_request(load.done + load.failed)
     serial = asyncio.run(_drive(address, _create_requests(city, token, n_serial, seed=99), 1, 120))
     assert best is not None
     ours_s = best.done / best.per_second if best.per_second else None
@@ -261,9 +346,59 @@ def _create_rows(ctx: BenchContext, address: str, token: str, city: gpd.GeoDataF
     return [
         Row(f"HTTP creates, {CLIENTS} clients, {WORKERS} uvicorn workers", ours_s, baseline_s,
             f"{best.done:,} creates: {best.per_second:,.0f}/s, p50 {best.percentile(50):.1f} ms, "
-            f"p99 {best.percentile(99):.1f} ms ({goal}); baseline one at a time: {serial.per_second:,.0f}/s, "
-            f"p50 {serial.percentile(50):.1f} ms{errors}"),
+            f"p99 {best.percentile(99):.1f} ms ({goal}); CPU per create: {cpu}; baseline one at a time: "
+            f"{serial.per_second:,.0f}/s, p50 {serial.percentile(50):.1f} ms{errors}"),
     ]
+
+
+# -- ceilings ---------------------------------------------------------------------------------------------------
+def _http_ceiling(ctx: BenchContext, address: str) -> Row:
+    """The same server and client, ``GET /healthz``: no authentication, no body, no database."""
+    n = 4_000 if ctx.quick else 10_000
+    requests: list[tuple[str, str, bytes, dict[str, str]]] = [("GET", "/healthz", b"", {})] * n
+    asyncio.run(_drive(address, requests[:500], CLIENTS, 60))
+    best = max((asyncio.run(_drive(address, requests, CLIENTS, 60)) for _ in range(ctx.repeat)),
+               key=lambda load: load.per_second)
+    return Row(f"ceiling: GET /healthz, {CLIENTS} clients, {WORKERS} uvicorn workers", best.seconds, None,
+               f"{best.per_second:,.0f}/s, p50 {best.percentile(50):.1f} ms, p99 {best.percentile(99):.1f} ms: the "
+               "HTTP stack alone, no authentication, no database")
+
+
+def _postgres_create_ceiling(ctx: BenchContext, city: gpd.GeoDataFrame, connections: int = 4) -> Row:
+    """The create's one statement (``gis.incidents``) from bare psycopg connections in threads, a commit each."""
+    per_connection = 500 if ctx.quick else 2_500
+    statement = str(incidents._CREATE_AT_ONCE.compile(dialect=postgresql.psycopg.dialect()))
+    with ctx.sessions() as session:
+        reporter = users.get_user(session, "bench_worker").id
+    batches = [list(incident_points(per_connection, city, seed=500 + i).geometry) for i in range(connections)]
+
+    def run(points: list) -> None:  # type: ignore[type-arg]
+        with psycopg.connect(_psycopg_url(ctx)) as conn:
+            for point in points:
+                now = datetime.now(UTC)
+                margin = incidents.DUPLICATE_RADIUS_M / (111_320 * math.cos(math.radians(point.y))) * 1.01
+                conn.execute(statement, {
+                    "lon": point.x, "lat": point.y, "category": "09006", "prefix": f"JS-{now.year}-",
+                    "description": "上限", "address": None, "source": "patrol", "reporter": reporter,
+                    "roles": incidents._REPORTER_ROLES, "reported_at": now, "now": now,
+                    "event_data": '{"source": "patrol", "datum": "wgs84"}', "radius": incidents.DUPLICATE_RADIUS_M,
+                    "margin": margin,
+                }, prepare=True).fetchall()
+                conn.commit()
+
+    run(batches[0][:100])  # prepared statements, caches
+    started = time.perf_counter()
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(run, batches))
+    seconds = time.perf_counter() - started
+    total = connections * per_connection
+    return Row(f"ceiling: PostgreSQL alone, the create's one statement ({connections} psycopg connections)",
+               seconds, None, f"{total / seconds:,.0f}/s for {total:,} creates, a commit each, from a bare client "
+               "sharing the cores: what any API in front of it can at most reach on this machine")
+
+
+def _psycopg_url(ctx: BenchContext) -> str:
+    return ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 # -- bulk import ------------------------------------------------------------------------------------------------
@@ -293,6 +428,7 @@ def _import_rows(ctx: BenchContext, city: gpd.GeoDataFrame) -> list[Row]:
         return _naive_import(ctx, path)
 
     ours_s, imported = timed(ours, ctx.repeat, setup=clear)
+    ceiling = _postgres_import_ceiling(ctx, imported, clear)
     naive_s, naive_n = timed(naive, ctx.repeat, setup=lambda: _drop_naive(ctx))
     clear()
     _drop_naive(ctx)
@@ -302,7 +438,39 @@ def _import_rows(ctx: BenchContext, city: gpd.GeoDataFrame) -> list[Row]:
             else f"goal ≥{IMPORT_GOAL_PER_S:,}/s and ≥{IMPORT_GOAL_RATIO}×: MISSED")
     return [Row(f"bulk import, {n:,} incidents (CSV → located → COPY)", ours_s, naive_s,
                 f"{imported:,} imported, {rate:,.0f}/s with events ({goal}); baseline geopandas sjoin "
-                f"(communities, cells) + to_postgis wrote {naive_n:,} rows, no events")]
+                f"(communities, cells) + to_postgis wrote {naive_n:,} rows into a bare table: no indexes, "
+                "constraints, ids or events"),
+            ceiling]
+
+
+def _postgres_import_ceiling(ctx: BenchContext, n: int, clear: Callable[[], None]) -> Row:
+    """PostgreSQL alone loading the rows our import just wrote, handed over as ready COPY text, with the same
+    work around them (secondary indexes dropped and rebuilt, foreign keys re-validated, one event per row)."""
+    tables = (("incident", incident_import._INCIDENT_COLUMNS), ("incident_event", incident_import._EVENT_COLUMNS))
+    dumps = {}
+    with psycopg.connect(_psycopg_url(ctx)) as conn, conn.cursor() as cursor:
+        for table, columns in tables:
+            buffer = io.BytesIO()
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) TO STDOUT") as copy:  # our constants
+                for data in copy:
+                    buffer.write(data)
+            dumps[table] = buffer.getvalue()
+
+    def load() -> None:
+        with ctx.sessions.begin() as session:
+            driver = session.connection().connection.driver_connection
+            assert driver is not None
+            with incident_import._bulk_load(session, n), driver.cursor() as cursor:
+                for table, columns in tables:
+                    data = dumps[table]
+                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for start in range(0, len(data), 1 << 20):
+                            copy.write(data[start : start + (1 << 20)])
+
+    seconds, _ = timed(load, ctx.repeat, setup=clear)
+    return Row(f"ceiling: PostgreSQL alone loading the same {n:,} rows as COPY text", seconds, None,
+               f"{n / seconds:,.0f}/s with the import's index, foreign-key and event work: the part no client "
+               "code can speed up")
 
 
 def _naive_import(ctx: BenchContext, path: Path) -> int:

@@ -1,9 +1,9 @@
 """Listing incidents: one filter for lists, counts and maps; pages by offset or keyset cursor; GeoJSON built
 by PostgreSQL.
 
-The GeoJSON comes in two cuts. ``public=True`` (planners, exports, public maps) carries category, status,
-place codes and dates only: no reporter, no description, no address — free text written in the field can
-hold names and phone numbers. ``public=False`` (the supervision centre and teams, behind the API's checks)
+The GeoJSON comes in two cuts. ``public=True`` (planners, exports, public maps) carries the ids, category,
+status, place codes and dates only: no reporter, no description, no address — free text written in the field
+can hold names and phone numbers. ``public=False`` (the supervision centre and teams, behind the API's checks)
 adds description, address, source, team, version and the reporter's user id; never a name or a phone.
 """
 
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, Text, cast, false, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, Text, cast, false, func, literal, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -159,9 +159,9 @@ def incidents_geojson(
     ordering = _ordering(key, descending)
     page = _page(filters, key, descending, limit, offset, cursor, now, base)
     rows = page.add_columns(func.row_number().over(order_by=ordering).label("rn")).subquery("t")
-    properties = func.json_build_object(*[
-        part for name in _property_names(public) for part in (literal(name), rows.c[name])
-    ])
+    # The properties as one row, turned into a JSON object by row_to_json: a fifth of the time of
+    # json_build_object with a name and a value per property, which looks up each value's type on every row.
+    properties = select(*[rows.c[name] for name in _property_names(public)]).correlate(rows).lateral("p")
     # Concatenated as text: ST_AsGeoJSON already is JSON, and casting it to json to nest it would parse it
     # again (a third of the time of a 1,000-feature page).
     feature = (
@@ -170,7 +170,7 @@ def incidents_geojson(
         .concat(literal(',"geometry":', Text))
         .concat(func.ST_AsGeoJSON(rows.c.location, DECIMALS))
         .concat(literal(',"properties":', Text))
-        .concat(cast(properties, Text))
+        .concat(cast(func.row_to_json(properties.table_valued()), Text))
         .concat(literal("}", Text))
     )
     in_page, last_of_page = rows.c.rn <= limit, rows.c.rn == limit
@@ -183,7 +183,7 @@ def incidents_geojson(
             func.count(),
             func.max(rows.c.sort_key).filter(last_of_page),
             func.max(rows.c.internal_id).filter(last_of_page),
-        )
+        ).select_from(rows.join(properties, true()))
     ).one()
     next_cursor = _encode_cursor(sort, last_key, last_id) if fetched > limit else None
     geojson = b'{"type":"FeatureCollection","features":[' + body.encode() + b"]}"
@@ -193,6 +193,9 @@ def incidents_geojson(
 # -- internals ------------------------------------------------------------------------------------------
 def _properties(public: bool, now: datetime) -> list[Any]:
     columns: list[Any] = [
+        # The internal id, which ``/api/v1/incidents/{id}`` takes and the public id ends in: map pages read
+        # properties only, so it is a property too.
+        Incident.id.label("id"),
         Incident.public_id.label("public_id"),
         Incident.category_code.label("category_code"),
         Category.name_zh.label("category_name"),
