@@ -21,21 +21,27 @@ def create_app(
     sessions: sessionmaker[Session] | None = None,
 ) -> FastAPI:
     """Build the app. ``database_url`` overrides the settings' (tests pass their throwaway database);
-    ``sessions`` replaces the engine altogether (tests pass sessions inside their rolled-back transaction)."""
+    ``sessions`` replaces the engines altogether (tests pass sessions inside their rolled-back transaction)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if sessions is not None:
-            app.state.sessions = sessions
+            app.state.sessions = app.state.report_sessions = sessions
             yield
             return
         url = database_url or resolve_database_url(settings.database_url, settings.state_dir, settings.pg_port)
         engine = make_engine(url, pool_size=10, max_overflow=20)
+        # The create's one-statement fast path has its own few connections: its statement is atomic on its
+        # own, so it runs without BEGIN/COMMIT round trips, and on its cached generic plan (see make_engine).
+        report_engine = make_engine(url, custom_plans=False, isolation_level="AUTOCOMMIT",
+                                    pool_size=incidents.CREATE_THREADS, max_overflow=incidents.CREATE_THREADS)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        app.state.report_sessions = make_sessionmaker(report_engine)
         yield
         engine.dispose()
+        report_engine.dispose()
 
     app = FastAPI(
         title="Wangge 网格 API",

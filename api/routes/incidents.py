@@ -190,45 +190,49 @@ async def create_incident(
 ) -> Response:
     state = request.app.state
     content, headers = await anyio.to_thread.run_sync(
-        _create, state.sessions, given, payload, idempotency_key, state.settings.photo_dir, max_photo_bytes(request),
-        limiter=_create_threads(state),
+        _create, state.sessions, state.report_sessions, given, payload, idempotency_key, state.settings.photo_dir,
+        max_photo_bytes(request), limiter=_create_threads(state),
     )
     return Response(content, status_code=status.HTTP_201_CREATED, media_type="application/json", headers=headers)
 
 
 def _create(
-    sessions: sessionmaker[Session], given: Credentials, payload: CreateRequest, idempotency_key: str | None,
-    photo_dir: Path, max_bytes: int,
+    sessions: sessionmaker[Session], report_sessions: sessionmaker[Session], given: Credentials,
+    payload: CreateRequest, idempotency_key: str | None, photo_dir: Path, max_bytes: int,
 ) -> tuple[bytes, dict[str, str]]:
-    """Everything a create does with the database, in one transaction committed before the answer goes out:
-    who is calling (looked up now: a user disabled a moment ago is refused), the report, the response."""
-    with sessions() as session, session.begin():
-        body = payload.body
-        reported = None
-        if given.user_id is not None and body is not None and idempotency_key is None and not payload.photos:
-            # The common case in one statement, which also checks that the user is active and may report.
+    """Everything a create does with the database, committed before the answer goes out: who is calling
+    (looked up now: a user disabled a moment ago is refused), the report, the response."""
+    body = payload.body
+    if given.user_id is not None and body is not None and idempotency_key is None and not payload.photos:
+        # The common case in one atomic statement (on the app's autocommit connections), which also checks
+        # that the user is active and may report; it writes nothing when anything is off.
+        with report_sessions() as session, session.begin():
             reported = incidents.report_as(
                 session, user_id=given.user_id, category_code=body.category_code, lon=body.lon, lat=body.lat,
                 datum=body.wgs_datum, description=body.description, address=body.address, source=body.source,
                 reported_at=body.reported_at,
             )
-        if reported is not None:
-            user, created = reported
-        else:  # the detailed path, whose checks word every refusal
-            user, created = _create_checked(session, given, payload, idempotency_key, photo_dir, max_bytes)
-        incident = created.incident
-        headers = {"ETag": etag(incident), "Vary": VARY, "Location": f"/api/v1/incidents/{incident.id}"}
-        if created.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        # A new case's photos are the ones just sent: none means none, without asking the database.
-        photos: list[IncidentPhoto] | None = None if created.replayed or payload.photos else []
-        read = incident_read(incident, user, full=True, now=datetime.now(UTC), reporter=user, photos=photos)
-        # Built from fields already validated: constructed, not validated again.
-        answer = IncidentCreated.model_construct(
-            **read.__dict__, possible_duplicates=[summary(d) for d in created.duplicates], replayed=created.replayed
-        )
-        content = answer.model_dump_json().encode()
-    return content, headers
+            if reported is not None:
+                return _created_answer(*reported, new_photos=False)
+    with sessions() as session, session.begin():  # the detailed path, whose checks word every refusal
+        user, created = _create_checked(session, given, payload, idempotency_key, photo_dir, max_bytes)
+        return _created_answer(user, created, new_photos=bool(payload.photos))
+
+
+def _created_answer(user: User, created: incidents.Created, *, new_photos: bool) -> tuple[bytes, dict[str, str]]:
+    """The 201 body and headers of a create, serialised once (inside the session: nothing is loaded later)."""
+    incident = created.incident
+    headers = {"ETag": etag(incident), "Vary": VARY, "Location": f"/api/v1/incidents/{incident.id}"}
+    if created.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    # A new case's photos are the ones just sent: none means none, without asking the database.
+    photos: list[IncidentPhoto] | None = None if created.replayed or new_photos else []
+    read = incident_read(incident, user, full=True, now=datetime.now(UTC), reporter=user, photos=photos)
+    # Built from fields already validated: constructed, not validated again.
+    answer = IncidentCreated.model_construct(
+        **read.__dict__, possible_duplicates=[summary(d) for d in created.duplicates], replayed=created.replayed
+    )
+    return answer.model_dump_json().encode(), headers
 
 
 def _create_checked(
@@ -306,7 +310,7 @@ def list_filter(
     overdue: Annotated[bool | None, Query(description="Only overdue (true) or only not overdue (false)")] = None,
 ) -> IncidentFilter:
     return IncidentFilter(
-        bbox=tuple(bbox) if bbox is not None else None, categories=_codes(category), statuses=_statuses(status_),
+        bbox=bbox, categories=_codes(category), statuses=_statuses(status_),
         subdistrict_code=subdistrict, community_code=community, cell_code=cell, team_id=team_id,
         reported_from=reported_from, reported_to=reported_to, updated_from=updated_from, updated_to=updated_to,
         overdue=overdue,
@@ -403,7 +407,7 @@ def list_overdue(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     format: Annotated[Format | None, Query()] = None,
 ) -> Any:
-    filters = IncidentFilter(bbox=tuple(bbox) if bbox is not None else None, overdue=True, team_id=team_id,
+    filters = IncidentFilter(bbox=bbox, overdue=True, team_id=team_id,
                              subdistrict_code=subdistrict, community_code=community)
     return _list(request, session, user, filters, sort=sort, limit=page.limit, offset=page.offset, cursor=cursor,
                  fmt=format)
