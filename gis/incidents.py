@@ -350,7 +350,7 @@ def create(
 # :func:`create` itself stays on the ORM's insert: the new case is then the session's own new object, which a
 # later failed flush in the same session takes out of the session with its values intact (SQLAlchemy's rule
 # for objects it inserted); a case loaded back from a statement would be expired instead, and reading it
-# after such a failure would need the database (gis.workflow's StaleVersion message relies on the former).
+# after such a failure would need the database.
 # The HTTP create route, whose session does nothing else, takes :func:`report_as`.
 def _columns(table: Any, alias: str) -> str:
     return ", ".join(f"ST_AsEWKB({alias}.{c.name}) AS {c.name}" if c.name == "location" else f"{alias}.{c.name}"

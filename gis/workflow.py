@@ -204,13 +204,25 @@ def transition(
     session.add(event)
     for photo in photos:
         photo.event = event
+    _flush_or_stale(session, incident)
+    return event
+
+
+def _flush_or_stale(session: Session, incident: Incident) -> None:
+    """Flush; StaleVersion when another transaction moved the case on since it was loaded.
+
+    :func:`transition`'s check of ``expected_version`` cannot see a change committed after this session read
+    the row; the UPDATE's ``WHERE version = …`` does. A failed flush rolls the session back and expires what
+    it had loaded, so the message is worded from values read before the flush: reading ``incident`` afterwards
+    would need the database and raise PendingRollbackError (a 500) instead of this conflict (a 409)."""
+    public_id, version = incident.public_id, incident.version
     try:
         session.flush()
     except StaleDataError:
         raise StaleVersion(
-            f"incident {incident.public_id} was changed by someone else while you worked; reload and try again"
+            f"incident {public_id} is no longer at version {version}: someone else changed it while you "
+            "worked; reload it and try again"
         ) from None
-    return event
 
 
 def _check_actor(session: Session, move: Move, incident: Incident, actor: User) -> None:

@@ -18,13 +18,18 @@ class CompoundLayer(Layer):
     description = "Residential compounds (小区) with households and property management; no personal data."
     geometry_type = "MultiPolygon"
     fields = (
-        Field("name", "string", "小区名称", "Name"),
+        Field("name", "string", "小区名称", "Name"),  # first: what a tooltip shows
         Field("community_code", "string", "所属社区代码", "Community code"),
         Field("address", "string", "地址", "Address"),
         Field("households", "integer", "户数", "Households"),
         Field("property_company", "string", "物业公司", "Property management"),
         Field("built_year", "integer", "建成年份", "Year built"),
+        Field("id", "integer", "编号", "Id"),
     )
+    # A name is unique only within its community (two 幸福小区 in two communities are common), so it cannot
+    # be the feature id. The database id is unique, and stable: re-importing updates a compound in place by
+    # (community, name) rather than replacing it.
+    id_field = "id"
     style = Style(color="#8c6d31", weight=1.0, fill_color="#e7ba52", fill_opacity=0.3)
 
     def select(self) -> Rows:
@@ -35,8 +40,9 @@ class CompoundLayer(Layer):
             Compound.households,
             Compound.property_company,
             Compound.built_year,
+            Compound.id,
             Compound.geom.label("geom"),
-        ).order_by(Compound.community_code, Compound.name)
+        ).order_by(Compound.community_code, Compound.name, Compound.id)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 import csv
 import json
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from gis import incident_import
@@ -170,7 +171,8 @@ def test_an_empty_file_imports_nothing(db: Session, street_world, tmp_path: Path
 def test_a_bulk_load_restores_every_foreign_key(
     db: Session, street_world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(incident_import, "BULK_ROWS", 2)
+    # Whatever the planner's estimate of the table's size after earlier tests: every load here is "bulk".
+    monkeypatch.setattr(incident_import, "_drops_indexes", lambda session, rows: rows >= 2)
     keys = text("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
                 "AND conrelid IN ('incident'::regclass, 'incident_event'::regclass)")
     before = db.scalar(keys)
@@ -178,3 +180,118 @@ def test_a_bulk_load_restores_every_foreign_key(
     assert report.imported == 3 and db.scalar(keys) == before == 6
     with pytest.raises(Exception, match="fk_incident_team_id_team"), db.begin_nested():
         db.execute(text("UPDATE incident SET team_id = 987654 WHERE id = (SELECT min(id) FROM incident)"))
+
+
+# -- the bulk path drops indexes and foreign keys: every one must come back, on success and on failure -----
+# Indexes and constraints on the incident tables and keys from other tables into them, with the full
+# definition as PostgreSQL prints it (columns, method, partial predicate, ON DELETE, validated or not).
+CATALOGUE = text("""
+    SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), i.indisvalid::text
+    FROM pg_index i
+    WHERE i.indrelid IN ('incident'::regclass, 'incident_event'::regclass)
+    UNION ALL
+    SELECT 'constraint ' || c.contype::text, c.conrelid::regclass::text || '.' || c.conname,
+           pg_get_constraintdef(c.oid), c.convalidated::text
+    FROM pg_constraint c
+    WHERE c.conrelid IN ('incident'::regclass, 'incident_event'::regclass)
+       OR c.confrelid IN ('incident'::regclass, 'incident_event'::regclass)
+    ORDER BY 1, 2
+""")
+
+
+def catalogue(db: Session) -> list[tuple[str, ...]]:
+    return [tuple(row) for row in db.execute(CATALOGUE)]
+
+
+@pytest.fixture
+def bulk(monkeypatch: pytest.MonkeyPatch, db: Session) -> Iterator[list[str]]:
+    """Every load of two rows or more takes the bulk path; yields the DDL statements the session sends."""
+    # Whatever the planner's estimate of the table's size after earlier tests: every load here is "bulk".
+    monkeypatch.setattr(incident_import, "_drops_indexes", lambda session, rows: rows >= 2)
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith(("DROP ", "ALTER ", "CREATE ")):
+            sent.append(statement.strip())
+
+    connection = db.connection()
+    event.listen(connection, "before_cursor_execute", record)
+    yield sent
+    event.remove(connection, "before_cursor_execute", record)
+
+
+def test_only_a_load_of_bulk_size_and_at_least_the_table_s_size_drops_indexes(db: Session) -> None:
+    assert not incident_import._drops_indexes(db, incident_import.BULK_ROWS - 1)
+    assert incident_import._drops_indexes(db, 10**9)
+    estimate = db.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'incident'::regclass")) or 0
+    db.execute(text("UPDATE pg_class SET reltuples = 10e6 WHERE oid = 'incident'::regclass"))  # rolled back
+    assert not incident_import._drops_indexes(db, incident_import.BULK_ROWS)  # small beside the table
+    assert estimate < 10e6
+
+
+def test_the_catalogue_query_sees_the_indexes_and_keys_of_the_incident_tables(db: Session) -> None:
+    names = {row[1] for row in catalogue(db)}
+    assert {"ix_incident_open_status", "ix_incident_open_deadline", "idx_incident_location",
+            "ix_incident_event_incident_id", "incident.fk_incident_team_id_team",
+            "incident_event.fk_incident_event_incident_id_incident"} <= names
+    assert any(name.startswith("incident_photo.") for name in names)  # keys into incident from elsewhere
+
+
+def test_a_bulk_load_gives_back_every_index_and_foreign_key_as_it_was(
+    db: Session, street_world, tmp_path: Path, bulk: list[str]
+) -> None:
+    before = catalogue(db)
+    report = import_incidents(db, write_csv(tmp_path, [good(), good(lon=INSIDE_B[0], lat=INSIDE_B[1]), good()]),
+                              now=NOW)
+    assert report.imported == 3 and counts(db) == (3, 3)
+    assert any(s.startswith("DROP INDEX") for s in bulk) and any("DROP CONSTRAINT" in s for s in bulk), (
+        "the bulk path was not taken")
+    after = catalogue(db)
+    assert [row[1] for row in after] == [row[1] for row in before]  # no index or key missing, none added
+    assert after == before  # same columns, method, predicates, ON DELETE, valid
+    with pytest.raises(Exception, match="fk_incident_event_incident_id_incident"), db.begin_nested():
+        db.execute(text("UPDATE incident_event SET incident_id = 987654 "
+                        "WHERE id = (SELECT min(id) FROM incident_event)"))
+
+
+def test_a_bulk_load_leaves_partial_indexes_and_their_predicates_as_the_migrations_made_them(
+    db: Session, street_world, tmp_path: Path, bulk: list[str]
+) -> None:
+    before = catalogue(db)
+    assert import_incidents(db, write_csv(tmp_path, [good(), good()]), now=NOW).imported == 2
+    assert any(s.startswith("DROP INDEX") for s in bulk), "the bulk path was not taken"
+    assert not any("ix_incident_open_" in s for s in bulk)
+    assert catalogue(db) == before  # word for word: a re-created predicate would come back reworded
+
+
+def test_an_all_or_nothing_import_refusing_a_row_leaves_every_index_and_key_alone(
+    db: Session, street_world, tmp_path: Path, bulk: list[str]
+) -> None:
+    before = catalogue(db)
+    report = import_incidents(db, write_csv(tmp_path, [good(), good(category="99999"), good()]), now=NOW)
+    assert report.imported == 0 and counts(db) == (0, 0)
+    assert bulk == [] and catalogue(db) == before
+
+
+@pytest.mark.parametrize("stage", ["copy incidents", "import events"])
+def test_an_import_failing_half_way_and_rolled_back_loses_no_index_or_key(
+    db: Session, street_world, tmp_path: Path, bulk: list[str], monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    before = catalogue(db)
+    sent = incident_import._send
+
+    def fail_at_stage(copy, columns, n, name, progress):  # type: ignore[no-untyped-def]
+        if name == stage:
+            raise RuntimeError(f"disk full during {name}")
+        sent(copy, columns, n, name, progress)
+
+    monkeypatch.setattr(incident_import, "_send", fail_at_stage)
+    path = write_csv(tmp_path, [good(), good(), good()])
+    # As the CLI and the API do: the import is one unit of work, rolled back whole when it raises.
+    with pytest.raises(RuntimeError, match="disk full"), db.begin_nested():
+        import_incidents(db, path, now=NOW)
+    assert any(s.startswith("DROP INDEX") for s in bulk), "the failure came before the indexes were dropped"
+    assert counts(db) == (0, 0)
+    assert catalogue(db) == before  # word for word: the rollback undid the drops
+    monkeypatch.setattr(incident_import, "_send", sent)
+    assert import_incidents(db, path, now=NOW).imported == 3  # and the next import goes through

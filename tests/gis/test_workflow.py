@@ -1,18 +1,21 @@
 import io
+import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gis import incidents, photos, workflow
 from gis.errors import InvalidInput, OutsideJurisdiction, StaleVersion
 from gis.models import Incident, IncidentEvent, Role, Status, User
 from gis.permissions import PERMISSIONS
 from gis.workcalendar import SHANGHAI, WorkCalendar
-from tests.gis.conftest import INSIDE_A, INSIDE_B, StreetWorld
+from tests.gis.conftest import INSIDE_A, INSIDE_B, StreetWorld, build_street_world
+from tests.live import committed_database
 
 CALENDAR = WorkCalendar()  # office hours, no holidays: deadlines in these tests do not depend on the year
 MONDAY_9 = datetime.combine(date(2026, 3, 2), time(9), SHANGHAI)
@@ -240,3 +243,79 @@ def test_a_closed_case_is_never_overdue(db: Session, street_world) -> None:
     db.flush()
     assert not incident.is_overdue(MONDAY_9)
     assert db.scalar(select(func.count()).where(workflow.overdue_clause(MONDAY_9))) == 0
+
+
+# -- two sessions at once, on a committed copy of the world ----------------------------------------------
+# The rolled-back test transaction has one connection: two sessions on it would share one transaction (and
+# trip over each other's savepoints), so a race needs committed rows and a connection per session.
+@pytest.fixture(scope="module")
+def committed_sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions (as the API makes them) on a database of its own holding the street world, committed."""
+    with committed_database(database_url, "workflow") as engine:
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        with sessions() as session, session.begin():
+            build_street_world(session)
+        yield sessions
+
+
+def _committed_report(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session, session.begin():
+        reporter = session.scalars(select(User).where(User.username == "grid1")).one()
+        return incidents.create(session, category_code="09006", lon=INSIDE_A[0], lat=INSIDE_A[1],
+                                reporter=reporter, now=MONDAY_9).incident.id
+
+
+def _supervisor(session: Session) -> User:
+    return session.scalars(select(User).where(User.username == "supervisor1")).one()
+
+
+def _history(sessions: sessionmaker[Session], incident_id: int) -> tuple[str, int, list[str]]:
+    with sessions() as session:
+        incident = session.get_one(Incident, incident_id)
+        return incident.status, incident.version, [e.action for e in incident.events]
+
+
+def test_a_change_committed_by_another_session_since_loading_is_a_stale_version_naming_the_fix(
+    committed_sessions: sessionmaker[Session],
+) -> None:
+    incident_id = _committed_report(committed_sessions)
+    with committed_sessions() as first, committed_sessions() as second:
+        mine, theirs = first.get_one(Incident, incident_id), second.get_one(Incident, incident_id)
+        assert mine.version == theirs.version == 1
+        workflow.transition(first, incident=mine, to="register", actor=_supervisor(first), expected_version=1)
+        first.commit()
+        # Loaded (and so checked in memory) at version 1; only the UPDATE sees the other session's commit.
+        with pytest.raises(StaleVersion, match=r"JS-\d{4}-\d{6} is no longer at version 1: .*reload it and try"):
+            workflow.transition(second, incident=theirs, to="reject", actor=_supervisor(second), note="重复",
+                                expected_version=1)
+        second.rollback()
+    assert _history(committed_sessions, incident_id) == ("registered", 2, ["report", "register"])
+
+
+def test_a_session_that_waits_on_another_sessions_change_of_the_case_gets_a_stale_version(
+    committed_sessions: sessionmaker[Session],
+) -> None:
+    incident_id = _committed_report(committed_sessions)
+    outcome: list[BaseException | None] = []
+    with committed_sessions() as first, committed_sessions() as second:
+        mine, theirs = first.get_one(Incident, incident_id), second.get_one(Incident, incident_id)
+        workflow.transition(first, incident=mine, to="register", actor=_supervisor(first), expected_version=1)
+        actor = _supervisor(second)
+
+        def theirs_too() -> None:  # blocks on the row lock of the first session's uncommitted UPDATE
+            try:
+                workflow.transition(second, incident=theirs, to="void", actor=actor, note="作废",
+                                    expected_version=1)
+                outcome.append(None)
+            except BaseException as exc:  # handed to the test's thread, which asserts on it
+                outcome.append(exc)
+
+        thread = threading.Thread(target=theirs_too)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive(), "the second UPDATE should wait for the first transaction"
+        first.commit()
+        thread.join(timeout=30)
+        second.rollback()
+    assert len(outcome) == 1 and isinstance(outcome[0], StaleVersion), outcome
+    assert _history(committed_sessions, incident_id) == ("registered", 2, ["report", "register"])
