@@ -45,11 +45,10 @@ import orjson
 import pandas as pd
 import psycopg
 from sqlalchemy import delete, text
-from sqlalchemy.dialects import postgresql
 
 from bench import BenchContext, Row, benchmark, timed
 from bench.citygen import incident_points, load_city, side_for_cells, synthetic_city
-from gis import grid_store, incident_import, incidents, security, users
+from gis import grid_store, incident_import, incident_report, incidents, security, users
 from gis.incident_import import import_incidents
 from gis.models import AdminArea, GridCell, IdempotencyKey, Incident, IncidentEvent, Role, Team, User
 from gis.settings import PROJECT_ROOT
@@ -367,7 +366,6 @@ def _http_ceiling(ctx: BenchContext, address: str) -> Row:
 def _postgres_create_ceiling(ctx: BenchContext, city: gpd.GeoDataFrame, connections: int = 4) -> Row:
     """The create's one statement (``gis.incidents``) from bare psycopg connections in threads, a commit each."""
     per_connection = 500 if ctx.quick else 2_500
-    statement = str(incidents._CREATE_AT_ONCE.compile(dialect=postgresql.psycopg.dialect()))
     with ctx.sessions() as session:
         reporter = users.get_user(session, "bench_worker").id
     batches = [list(incident_points(per_connection, city, seed=500 + i).geometry) for i in range(connections)]
@@ -377,10 +375,10 @@ def _postgres_create_ceiling(ctx: BenchContext, city: gpd.GeoDataFrame, connecti
             for point in points:
                 now = datetime.now(UTC)
                 margin = incidents.DUPLICATE_RADIUS_M / (111_320 * math.cos(math.radians(point.y))) * 1.01
-                conn.execute(statement, {
+                conn.execute(incident_report.STATEMENT, {
                     "lon": point.x, "lat": point.y, "category": "09006", "prefix": f"JS-{now.year}-",
                     "description": "上限", "address": None, "source": "patrol", "reporter": reporter,
-                    "roles": incidents._REPORTER_ROLES, "reported_at": now, "now": now,
+                    "roles": incident_report.REPORTER_ROLES, "reported_at": now, "now": now,
                     "event_data": '{"source": "patrol", "datum": "wgs84"}', "radius": incidents.DUPLICATE_RADIUS_M,
                     "margin": margin,
                 }, prepare=True).fetchall()

@@ -11,7 +11,6 @@ years, so ``JS-2027-000124`` may follow ``JS-2026-000123``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import case, cast, func, literal, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from gis.categories import usable_category
 from gis.crs import InputDatum, convert
@@ -33,7 +31,6 @@ from gis.models import (
     SRID,
     AdminArea,
     AdminLevel,
-    Category,
     GridCell,
     IdempotencyKey,
     Incident,
@@ -45,7 +42,7 @@ from gis.models import (
     User,
 )
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
-from gis.permissions import PERMISSIONS, Action, require
+from gis.permissions import Action, require
 from gis.photos import DEFAULT_MAX_BYTES, MAX_PHOTOS_PER_INCIDENT, CheckedPhoto, check_photo, store_photo
 from gis.workcalendar import SHANGHAI
 from gis.workflow import transition
@@ -336,120 +333,6 @@ def create(
                     kind=PhotoKind.before, uploader=reporter, event=event)
     session.flush()
     return Created(incident, find_duplicates(session, incident, radius_m=duplicate_radius_m))
-
-
-# The common report (a valid point inside a community, a usable category, no photos, no Idempotency-Key) in
-# one statement: check the reporter (still active, in a role that may report), locate the point, insert the
-# case and its 'report' event, and find its possible duplicates: one round trip instead of about ten. It
-# writes nothing when any of that fails; the caller then takes :func:`create`, which words the refusal (or
-# accepts a point a few metres outside a community). Every value is a bound parameter; the column lists come
-# from the models. Possible duplicates are first the cases near the point (``near`` is MATERIALIZED so that
-# the location index alone finds them), then those of the category still open: left to itself, the
-# statement's generic plan also scans the category index, which grows with the table.
-#
-# :func:`create` itself stays on the ORM's insert: the new case is then the session's own new object, which a
-# later failed flush in the same session takes out of the session with its values intact (SQLAlchemy's rule
-# for objects it inserted); a case loaded back from a statement would be expired instead, and reading it
-# after such a failure would need the database.
-# The HTTP create route, whose session does nothing else, takes :func:`report_as`.
-def _columns(table: Any, alias: str) -> str:
-    return ", ".join(f"ST_AsEWKB({alias}.{c.name}) AS {c.name}" if c.name == "location" else f"{alias}.{c.name}"
-                     for c in table.c)
-
-
-_FINAL_SQL = ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUSES))  # our constants, not user input
-_REPORTER_ROLES = sorted(role.value for role in PERMISSIONS[Action.incident_create])
-_CREATE_AT_ONCE = text(f"""
-WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), {SRID}) AS g),
-caller AS (SELECT * FROM app_user WHERE id = :reporter AND is_active AND role = ANY(:roles)),
-cat AS (SELECT * FROM category WHERE code = :category AND active),
-community AS (
-    SELECT a.code, a.parent_code FROM admin_area a, pt
-    WHERE a.valid_to IS NULL AND a.level = '{AdminLevel.community.value}' AND ST_Intersects(a.geom, pt.g)
-    ORDER BY a.code LIMIT 1),
-drawn AS (SELECT nextval(pg_get_serial_sequence('incident', 'id')) AS id FROM caller, community, cat),
-ins AS (
-    INSERT INTO incident (id, public_id, category_code, description, location, address, source, reporter_id,
-                          cell_code, community_code, subdistrict_code, team_id, status, version, reported_at)
-    SELECT drawn.id, :prefix || lpad(drawn.id::text, greatest(6, length(drawn.id::text)), '0'), :category,
-           :description, pt.g, :address, :source, :reporter,
-           (SELECT g.code FROM grid_cell g WHERE g.community_code = community.code AND ST_Intersects(g.geom, pt.g)
-            ORDER BY g.code LIMIT 1),
-           community.code, community.parent_code,
-           (SELECT t.team_id FROM team_jurisdiction t WHERE t.area_code IN (community.code, community.parent_code)
-            ORDER BY CASE WHEN t.area_code = community.code THEN 0 ELSE 1 END, t.team_id LIMIT 1),
-           '{Status.reported.value}', 1, :reported_at
-    FROM drawn, community, pt
-    RETURNING *),
-event AS (
-    INSERT INTO incident_event (incident_id, actor_id, at, action, from_status, to_status, data)
-    SELECT ins.id, :reporter, :now, 'report', NULL, '{Status.reported.value}', CAST(:event_data AS jsonb) FROM ins),
-near AS MATERIALIZED (
-    SELECT i.* FROM incident i, pt WHERE :radius > 0 AND ST_DWithin(i.location, pt.g, :margin)),
-found AS (
-    SELECT 0 AS rank, 0.0 AS metres, ins.* FROM ins
-    UNION ALL
-    SELECT 1, ST_Distance(near.location::geography, pt.g::geography), near.* FROM near, pt
-    WHERE EXISTS (SELECT FROM ins) AND near.category_code = :category AND near.status NOT IN ({_FINAL_SQL})
-      AND ST_DWithin(near.location::geography, pt.g::geography, :radius))
-SELECT {_columns(Incident.__table__, "found")}, {_columns(Category.__table__, "cat")},
-       {_columns(User.__table__, "caller")}
-FROM found, cat, caller
-ORDER BY found.rank, found.metres, found.id
-""").columns(*Incident.__table__.c, *Category.__table__.c, *User.__table__.c)  # matched by position
-_CREATE_AT_ONCE_ORM = select(Incident, Category, User).from_statement(_CREATE_AT_ONCE)
-
-
-def report_as(
-    session: Session,
-    *,
-    user_id: int,
-    category_code: str,
-    lon: object,
-    lat: object,
-    datum: InputDatum | str = InputDatum.wgs84,
-    description: str | None = "",
-    address: str | None = None,
-    source: Source | str = Source.patrol,
-    reported_at: datetime | None = None,
-    duplicate_radius_m: float = DUPLICATE_RADIUS_M,
-    now: datetime | None = None,
-) -> tuple[User, Created] | None:
-    """The common report by a signed-in user known so far only by id (a verified token's subject): the
-    user and the report, from one statement that also checks, now, that the user is active and in a role
-    that may report. Same meaning of every argument as :func:`create`; no photos, no Idempotency-Key.
-
-    None, with nothing written, whenever anything is off (the user, the category, the point, any field):
-    the caller then looks the user up and calls :func:`create`, which raises the precise error."""
-    now = now or datetime.now(UTC)
-    reported = reported_at or now
-    try:
-        code = str(category_code).strip() if category_code is not None else ""
-        text_value = check_text(description, "description", MAX_DESCRIPTION)
-        address_value = check_text(address, "address", MAX_ADDRESS).strip() or None
-        source_value = parse_source(source)
-        x, y = check_coordinate(lon, "lon"), check_coordinate(lat, "lat")
-        if not code or not in_range(x, y) or reported.tzinfo is None or reported > now + FUTURE_TOLERANCE:
-            return None
-        wx, wy = (x, y) if datum == InputDatum.wgs84 else _to_wgs84(x, y, datum)
-    except InvalidInput:
-        return None
-    margin_deg = duplicate_radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(wy)), 0.01)) * 1.01
-    rows = session.execute(_CREATE_AT_ONCE_ORM, {
-        "lon": wx, "lat": wy, "category": code, "prefix": f"{PUBLIC_ID_PREFIX}-{reported.astimezone(SHANGHAI).year}-",
-        "description": text_value, "address": address_value, "source": source_value.value, "reporter": user_id,
-        "roles": _REPORTER_ROLES, "reported_at": reported, "now": now,
-        "event_data": json.dumps({"source": source_value.value, "datum": str(datum)}),
-        "radius": duplicate_radius_m, "margin": margin_deg,
-    }).all()
-    if not rows:
-        return None
-    incident, category, user = rows[0]
-    # The caller's own time, as create returns it (the database's copy is the same instant).
-    set_committed_value(incident, "reported_at", reported)
-    for found, _, _ in rows:  # the category came in the same row: no lazy load when a reader asks for it
-        set_committed_value(found, "category", category)
-    return user, Created(incident, [row[0] for row in rows[1:]])
 
 
 def _position_from(photos: Sequence[CheckedPhoto]) -> tuple[float, float]:

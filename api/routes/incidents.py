@@ -60,7 +60,7 @@ from api.schemas.incidents import (
     IncidentTransition,
     MarkDuplicate,
 )
-from gis import incidents, permissions, workflow
+from gis import incident_report, incidents, permissions, workflow
 from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.incident_query import STAFF_PROPERTIES, IncidentFilter, incidents_geojson, list_incidents
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Status, User
@@ -207,7 +207,7 @@ def _create(
         # The common case in one atomic statement (on the app's autocommit connections), which also checks
         # that the user is active and may report; it writes nothing when anything is off.
         with report_sessions() as session, session.begin():
-            reported = incidents.report_as(
+            reported = incident_report.report_as(
                 session, user_id=given.user_id, category_code=body.category_code, lon=body.lon, lat=body.lat,
                 datum=body.wgs_datum, description=body.description, address=body.address, source=body.source,
                 reported_at=body.reported_at,

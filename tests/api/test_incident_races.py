@@ -16,7 +16,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import token_config
-from gis import incidents, security, users, workflow
+from gis import incident_report, incidents, security, users, workflow
+from gis.incident_report import report_as
 from gis.models import Incident, IncidentEvent, Role, User
 from tests.gis.conftest import INSIDE_A, build_street_world
 from tests.live import committed_database, live_app
@@ -142,3 +143,36 @@ def test_a_refused_create_writes_nothing_on_either_path(live, who: str, lon_lat:
     assert response.status_code == expected, response.text
     assert response.json()["detail"]
     assert _counts(sessions) == before
+
+
+def test_the_fast_path_answers_exactly_as_the_detailed_path(live, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same report twice: once on the fast path, once on the detailed one (an Idempotency-Key forces it).
+    Both answers are built from the same view; this holds them to it, field by field and header by header."""
+    client, sessions, _ = live
+    fast_reports: list[object] = []
+
+    def counted(*args: Any, **kwargs: Any) -> object:
+        fast_reports.append(result := report_as(*args, **kwargs))
+        return result
+
+    monkeypatch.setattr(incident_report, "report_as", counted)
+    with sessions() as session:
+        headers = _bearer(client, _user(session, "grid1").id)
+    body = {"category_code": "09005", "lon": INSIDE_A[0], "lat": INSIDE_A[1], "description": "店外经营 <i>x</i>",
+            "address": "乾州路 1 号", "source": "hotline_12345", "datum": "wgs84"}
+    fast = client.post(URL, json=body, headers=headers)
+    detailed = client.post(URL, json=body, headers={**headers, "Idempotency-Key": "same-answer-check"})
+    assert fast.status_code == detailed.status_code == 201, (fast.text, detailed.text)
+    assert len(fast_reports) == 1 and fast_reports[0] is not None  # the first took the fast path, alone
+    assert "Idempotent-Replayed" not in detailed.headers
+    first, second = fast.json(), detailed.json()
+    assert [d["id"] for d in second["possible_duplicates"]] == [first["id"]]
+    assert second["possible_duplicates"][0] == {key: first[key] for key in second["possible_duplicates"][0]
+                                                if key != "distance_m"} | {"distance_m": None}
+    differing = {"id", "public_id", "reported_at", "updated_at", "possible_duplicates"}
+    assert {k: v for k, v in first.items() if k not in differing} == {
+        k: v for k, v in second.items() if k not in differing}
+    assert list(first) == list(second)  # same fields in the same order
+    for name in ("ETag", "Vary", "Content-Type"):
+        assert fast.headers[name] == detailed.headers[name]
+    assert fast.headers["Location"] == f"/api/v1/incidents/{first['id']}"

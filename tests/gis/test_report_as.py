@@ -1,4 +1,4 @@
-"""``incidents.report_as``, the one-statement create of the HTTP route: the same case as ``incidents.create``,
+"""``incident_report.report_as``, the one-statement create of the HTTP route: the same case as ``incidents.create``,
 or None with nothing written (the route then calls ``create``, which words the refusal).
 
 The world is ``street_world``: communities A and B side by side, three strip cells each, the subdistrict
@@ -6,6 +6,8 @@ team answering for A and a team of its own for B.
 """
 
 import math
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +15,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis import incidents, workflow
+from gis import incident_report, incidents, workflow
 from gis.crs import InputDatum, wgs84_to_gcj02
 from gis.models import Category, Incident, IncidentEvent, Role, Source, Status
+from gis.settings import PROJECT_ROOT
 from tests.gis.conftest import COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -28,7 +31,7 @@ EVENT_COLUMNS = [c for c in IncidentEvent.__table__.c if c.name not in ("id", "i
 def _report_as(db: Session, world: StreetWorld, at: tuple[Any, Any] = INSIDE_A, category: Any = "09006",
                **kwargs: Any) -> tuple[Any, incidents.Created] | None:
     kwargs.setdefault("user_id", world.grid_worker.id)
-    return incidents.report_as(db, category_code=category, lon=at[0], lat=at[1], now=NOW, **kwargs)
+    return incident_report.report_as(db, category_code=category, lon=at[0], lat=at[1], now=NOW, **kwargs)
 
 
 def _created(db: Session, world: StreetWorld, **kwargs: Any) -> incidents.Created:
@@ -87,7 +90,8 @@ def test_the_public_id_is_the_beijing_year_and_the_padded_internal_number(db: Se
     incident = _created(db, street_world, reported_at=reported).incident
     assert incident.public_id == incidents.public_id(incident.id, reported) == f"JS-2026-{incident.id:06d}"
     assert incident.reported_at == reported
-    assert incidents.get_or_raise(db, incident.public_id) is incident
+    stored = incidents.get_or_raise(db, incident.public_id)
+    assert stored.id == incident.id and incident not in db  # detached, as if loaded by a closed session
 
 
 def test_the_returned_case_needs_no_further_query_for_its_category(db: Session, street_world) -> None:
@@ -192,3 +196,14 @@ def test_the_limits_themselves_are_accepted(db: Session, street_world) -> None:
     incident = _created(db, street_world, description="占" * 4000, address="路" * 200,
                         reported_at=NOW + timedelta(minutes=9)).incident  # a phone clock a little fast
     assert len(incident.description) == 4000 and len(incident.address or "") == 200
+
+
+def test_a_fresh_process_can_report_before_any_other_query() -> None:
+    """In a new server process the first create may come before anything else has used the ORM."""
+    code = ("from gis.incident_report import _CATEGORY_KEYS, _loaded\n"
+            "from gis.models import Category\n"
+            "c = _loaded(Category, _CATEGORY_KEYS, ['09006', None, '09', 'x', '占道经营', 'Stalls', 2.0, True, True])\n"
+            "print(c.name_zh)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                            check=False)
+    assert (result.returncode, result.stdout.strip()) == (0, "占道经营"), result.stderr
