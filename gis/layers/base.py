@@ -6,7 +6,9 @@ construction: its ``select()`` never names personal columns (names, phones, repo
 
 A subclass supplies metadata and ``select()``: a SQLAlchemy ``Select`` with one geometry column labelled
 ``geom`` (EPSG:4326) and one column per ``Field``. The base class adds the bbox filter, paging, GeoJSON
-built by PostgreSQL (fast: no per-feature Python), and GeoDataFrames for file exports.
+built by PostgreSQL (fast: no per-feature Python), and GeoDataFrames for file exports. A layer whose rows
+are costly to compute (aggregates per cell) may also override ``select_for(bbox)`` to compute only what a
+map view needs; the base's bbox filter still applies on top, so the features are the same either way.
 
 Every feature carries a GeoJSON ``id``: the value of ``id_field`` (default: the first field), so that OGC API
 clients can fetch one feature by id. Choose an ``id_field`` whose values are unique in the layer.
@@ -106,6 +108,15 @@ class Layer:
         """Rows of the layer: a ``geom`` column (EPSG:4326) and one column per field."""
         raise NotImplementedError
 
+    def select_for(self, bbox: BBox | None) -> Rows:
+        """Rows for a request limited to ``bbox`` (lon/lat, already checked): at least every row of
+        ``select()`` whose ``geom`` intersects it, with the same values; more rows are allowed, since the
+        caller filters by the bbox afterwards. The default is ``select()``: filtering is left to the caller.
+
+        Override it when the bbox can cut work that happens before the final filter, e.g. aggregates
+        computed for every cell of the city when a view shows a few hundred."""
+        return self.select()
+
     @property
     def key(self) -> Field:
         """The field whose value is each feature's id (``id_field``, else the first field)."""
@@ -114,9 +125,10 @@ class Layer:
 
     # -- shared machinery ------------------------------------------------------------------------
     def _filtered(self, bbox: BBox | None, feature_id: str | int | float | None = None) -> Select[Any]:
-        stmt = self.select()
+        # Every consumer (query, count, GeoDataFrames, features by id) comes through here: the one place
+        # where a layer's own bbox push-down meets the filter that keeps every layer's semantics the same.
+        stmt = self.select_for(check_bbox(bbox))
         if bbox is not None:
-            check_bbox(bbox)
             geom = stmt.selected_columns["geom"]
             stmt = stmt.where(func.ST_Intersects(geom, func.ST_MakeEnvelope(*bbox, 4326)))
         if feature_id is not None:

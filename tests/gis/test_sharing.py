@@ -10,7 +10,7 @@ from gis.layers import registry
 from gis.layers.facilities import FacilitySharingLayer
 from gis.models import Booking, Compound, Facility
 from gis.settings import Settings
-from gis.sharing import unreached_cells, unreached_compounds
+from gis.sharing import sharing_select, unreached_cells, unreached_compounds
 from tests.facility_world import add_facility, add_unit
 from tests.factories import FIRST_COMMUNITY, WORLD_CELLS
 
@@ -43,6 +43,17 @@ def test_each_cell_counts_facilities_inside_and_within_500_m(world: Session) -> 
     assert (first["facilities_inside"], first["facilities_in_reach"]) == (1, 1)
     assert (second["facilities_inside"], second["facilities_in_reach"]) == (0, 2)
     assert (third["facilities_inside"], third["facilities_in_reach"]) == (0, 2)
+
+
+def test_a_bbox_selects_only_the_cells_it_touches_with_their_city_figures(world: Session) -> None:
+    end = datetime.now(UTC)
+    start, metric = end - timedelta(days=30), Settings().metric_crs
+    # The third cell alone, without the layer's own bbox filter on top: no other cell comes back with zeros.
+    third = (109.7022, 28.2502, 109.7028, 28.2508)
+    view = world.execute(sharing_select(metric_crs=metric, start=start, end=end, bbox=third)).mappings().all()
+    city = world.execute(sharing_select(metric_crs=metric, start=start, end=end)).mappings().all()
+    assert [dict(row) for row in view] == [dict(row) for row in city if row["code"] == WORLD_CELLS[2]]
+    assert view[0]["facilities_in_reach"] == 2  # the meeting room east of the view, and the parking lot
 
 
 def test_open_capacity_is_summed_by_type_and_unit_of_capacity(world: Session) -> None:
