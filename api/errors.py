@@ -7,9 +7,12 @@ of ``{"loc", "msg", "type"}`` under ``detail`` — plus ``"code": "RequestValida
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -89,7 +92,25 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+# The database unreachable (down, restarting, out of connections) or a transaction that lost a deadlock or a
+# serialisation race: nothing was committed, and the same request may well succeed in a moment. Clients are
+# told so (503 with Retry-After), not handed a 500; the cause goes to the server's log, never to the client.
+DATABASE_UNAVAILABLE = "the database is unavailable or busy; nothing was changed, try again in a few seconds"
+RETRY_AFTER_S = 5
+_log = logging.getLogger("wangge.api")
+
+
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    _log.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": DATABASE_UNAVAILABLE, "code": "DatabaseUnavailable"},
+                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Make every domain error (and request validation) answer with the table's status and a JSON body."""
+    """Make every domain error (and request validation) answer with the table's status and a JSON body, and
+    a database that cannot answer now a 503 that says to retry."""
     app.add_exception_handler(WanggeError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    # SQLAlchemy wraps the driver's errors; the create's fast path calls the driver directly.
+    app.add_exception_handler(sqlalchemy.exc.OperationalError, database_error_handler)
+    app.add_exception_handler(psycopg.OperationalError, database_error_handler)

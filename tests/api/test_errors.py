@@ -5,9 +5,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from api.errors import STATUS, error_body, status_for
-from gis import errors
+from api.deps import token_config
+from api.errors import DATABASE_UNAVAILABLE, STATUS, error_body, status_for
+from api.main import create_app
+from gis import errors, security
 from gis.errors import Problem, ValidationFailed
+from gis.settings import Settings
 
 PROBLEMS = [
     Problem("error", "433101004001", "ring self-intersects", fix="repair with ST_MakeValid"),
@@ -108,3 +111,21 @@ def test_non_finite_numbers_in_a_body_are_a_422_naming_the_field_not_a_500(clien
     response = client.post("/probe/point", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "lon"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/token", "/api/v1/incidents"])
+def test_a_database_that_cannot_be_reached_is_a_503_that_says_to_retry(tmp_path, path: str) -> None:
+    """Nothing listens on port 1: every request that needs the database gets a 503, not a 500."""
+    url = "postgresql://wangge:unused@127.0.0.1:1/wangge?connect_timeout=2"
+    app = create_app(Settings(database_url=url, state_dir=tmp_path), database_url=url)
+    config = token_config(app.state.settings)
+    token = security.create_access_token("1", secret=config.secret, minutes=5).token
+    with TestClient(app) as client:
+        if path.endswith("token"):
+            response = client.post(path, data={"username": "someone", "password": "secret-enough"})
+        else:
+            response = client.post(path, json={"category_code": "09006", "lon": 109.7, "lat": 28.3},
+                                   headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "5"
+    assert response.json() == {"detail": DATABASE_UNAVAILABLE, "code": "DatabaseUnavailable"}
