@@ -54,11 +54,12 @@ def in_reach(place_geom: Any, facility_geom: Any, radius_m: float, metric_crs: i
 
 
 def sharing_select(*, metric_crs: int, start: datetime, end: datetime, radius_m: float = DEFAULT_RADIUS_M,
-                   bbox: LonLatBox | None = None) -> Select[Any]:
+                   bbox: LonLatBox | None = None, cell_code: str | None = None) -> Select[Any]:
     """One row per grid cell: its code, community, ``geom`` and the sharing figures (see the module doc).
 
     ``bbox`` (lon/lat, checked by the caller) keeps only the cells that intersect it (``ST_Intersects``, as
     a layer's bbox filter does), from the first step on; their figures are the same as without it.
+    ``cell_code`` likewise keeps only that cell.
 
     Three steps: cells in the metric CRS with their widened boxes (computed once); each cell with the
     facilities in its reach (index probes; a cell reaching none keeps one row of NULLs); sums per cell,
@@ -73,6 +74,8 @@ def sharing_select(*, metric_crs: int, start: datetime, end: datetime, radius_m:
     )
     if bbox is not None:
         cell_rows = cell_rows.where(func.ST_Intersects(GridCell.geom, func.ST_MakeEnvelope(*bbox, 4326)))
+    if cell_code is not None:
+        cell_rows = cell_rows.where(GridCell.code == cell_code)
     cells = cell_rows.cte("cells").prefix_with("MATERIALIZED", dialect="postgresql")
     f = Facility.__table__.alias("f")
     reach = (

@@ -108,13 +108,14 @@ class Layer:
         """Rows of the layer: a ``geom`` column (EPSG:4326) and one column per field."""
         raise NotImplementedError
 
-    def select_for(self, bbox: BBox | None) -> Rows:
-        """Rows for a request limited to ``bbox`` (lon/lat, already checked): at least every row of
-        ``select()`` whose ``geom`` intersects it, with the same values; more rows are allowed, since the
-        caller filters by the bbox afterwards. The default is ``select()``: filtering is left to the caller.
+    def select_for(self, bbox: BBox | None, feature_id: str | int | float | None = None) -> Rows:
+        """Rows for a request limited to ``bbox`` (lon/lat, already checked) and/or to the feature whose
+        ``key`` is ``feature_id``: at least every such row of ``select()``, with the same values; more rows
+        are allowed, since the caller filters by both afterwards. The default is ``select()``: filtering is
+        left to the caller.
 
-        Override it when the bbox can cut work that happens before the final filter, e.g. aggregates
-        computed for every cell of the city when a view shows a few hundred."""
+        Override it when the limits can cut work that happens before the final filter, e.g. aggregates
+        computed for every cell of the city when a view shows a few hundred, or a client asks for one."""
         return self.select()
 
     @property
@@ -126,8 +127,8 @@ class Layer:
     # -- shared machinery ------------------------------------------------------------------------
     def _filtered(self, bbox: BBox | None, feature_id: str | int | float | None = None) -> Select[Any]:
         # Every consumer (query, count, GeoDataFrames, features by id) comes through here: the one place
-        # where a layer's own bbox push-down meets the filter that keeps every layer's semantics the same.
-        stmt = self.select_for(check_bbox(bbox))
+        # where a layer's own push-down meets the filters that keep every layer's semantics the same.
+        stmt = self.select_for(check_bbox(bbox), feature_id)
         if bbox is not None:
             geom = stmt.selected_columns["geom"]
             stmt = stmt.where(func.ST_Intersects(geom, func.ST_MakeEnvelope(*bbox, 4326)))
