@@ -55,6 +55,11 @@ class BenchContext:
         """Repetitions per measurement; the best is kept (the least disturbed by other processes)."""
         return 1 if self.quick else 3
 
+    @property
+    def psycopg_url(self) -> str:
+        """The throwaway database's URL for a bare ``psycopg.connect`` (no SQLAlchemy driver suffix)."""
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
 
 Benchmark = Callable[[BenchContext], list[Row]]
 BENCHMARKS: dict[str, Benchmark] = {}
