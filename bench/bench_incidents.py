@@ -16,10 +16,11 @@
   case): the GeoJSON built by PostgreSQL against the JSON list built from ORM rows in Python (the naive path),
   same filter, same page.
 * **Ceilings**, measured in the same run on the same machine, to tell how far the goals are from what the parts
-  can do at all: the HTTP stack alone (``GET /healthz`` under the same load), PostgreSQL alone running the
-  create's one statement from a bare psycopg loop, and PostgreSQL alone loading the import's rows as ready-made
-  COPY text (with the same index, foreign-key and event work). The create row also gives the CPU time per
-  create of the API processes, the PostgreSQL backends and this client (Linux ``/proc``).
+  can do at all: the HTTP stack alone (``GET /healthz`` under the same load); PostgreSQL alone running the
+  create's one statement from a bare psycopg loop; PostgreSQL alone loading the import's rows as ready-made COPY
+  text (with the same index, foreign-key and event work); PostgreSQL alone running the list's one statement
+  (``gis.incident_query.geojson_select``) from a bare psycopg connection. The create row also gives the CPU time
+  per create of the API processes, the PostgreSQL backends and this client (Linux ``/proc``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import asyncio
 import contextlib
 import math
 import os
+import statistics
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +48,7 @@ from bench.citygen import incident_points, load_city, side_for_cells, synthetic_
 from bench.http_load import CpuMeter, Load, Request, Server, drive, get_repeatedly, uvicorn_server
 from gis import grid_store, incident_report, incidents, security, users
 from gis.incident_import import import_incidents
+from gis.incident_query import IncidentFilter, geojson_select
 from gis.models import AdminArea, GridCell, IdempotencyKey, Incident, IncidentEvent, Role, Team, User
 
 CLIENTS = 32
@@ -222,7 +225,33 @@ def _list_rows(ctx: BenchContext, address: str, token: str, city: gpd.GeoDataFra
     return [Row(f"list 1,000 incidents in a bbox as GeoJSON (HTTP, of {len(points):,})", geo.p50 / 1000,
                 plain.p50 / 1000,
                 f"p50 {geo.p50:.1f} ms, p99 {geo.p99:.1f} ms, {geo.features} features, {geo.size / 1e6:.2f} MB "
-                f"({goal}); baseline: the JSON list from ORM rows, p50 {plain.p50:.1f} ms")]
+                f"({goal}); baseline: the JSON list from ORM rows, p50 {plain.p50:.1f} ms"),
+            _list_ceiling(ctx, bbox, 50 if ctx.quick else 200)]
+
+
+def _list_ceiling(ctx: BenchContext, bbox: tuple[float, float, float, float], times: int) -> Row:
+    """PostgreSQL alone on the list's one statement, as the supervision centre's request runs it: the round trip
+    from a bare psycopg connection, and the server's own execution time (EXPLAIN ANALYZE, without per-node
+    timing, which would add its own cost)."""
+    statement = geojson_select(IncidentFilter(bbox=bbox), public=False, sort="-reported_at", limit=1_000, offset=0,
+                               cursor=None, now=datetime.now(UTC))
+    compiled = statement.compile(dialect=ctx.engine.dialect, compile_kwargs={"render_postcompile": True})
+    sql, params = str(compiled), compiled.params
+    trips, executions = [], []
+    with psycopg.connect(ctx.psycopg_url, autocommit=True) as conn:
+        for _ in range(times):
+            started = time.perf_counter()
+            features = conn.execute(sql, params).fetchone()
+            trips.append(time.perf_counter() - started)
+        assert features is not None and features[1] == 1_000, features and features[1:]
+        for _ in range(max(times // 10, 5)):
+            plan = conn.execute("EXPLAIN (ANALYZE, TIMING OFF) " + sql, params).fetchall()
+            executions.append(float(plan[-1][0].removeprefix("Execution Time:").removesuffix("ms")))
+    trip, execution = statistics.median(trips), statistics.median(executions)
+    return Row("ceiling: PostgreSQL alone, the list's one statement (bare psycopg)", trip, None,
+               f"p50 {trip * 1000:.1f} ms a round trip, of which {execution:.1f} ms the server's execution "
+               f"(p50 of {len(executions)} EXPLAIN ANALYZE): what is left of the {LIST_GOAL_P50_MS} ms goal for "
+               "HTTP, the caller's check and building the statement")
 
 
 def _bbox_holding(ctx: BenchContext, count: int) -> tuple[float, float, float, float]:
