@@ -172,9 +172,9 @@ def geojson_select(
     on it. One row: the features joined by commas, how many are in the page, how many were fetched (one more
     than the page when another page follows), and the sort key and id of the page's last feature (the cursor).
 
-    Measured on 2 cores for 1,000 features of 20,000 (bench/RESULTS.md): ~17 ms of PostgreSQL execution, of
-    which ~3.5 ms find and sort the rows and the rest writes their JSON; building the JSON in Python from
-    binary rows, or by concatenating ``to_json`` of each column, was no faster."""
+    Measured on 2 cores for 1,000 features of 20,000 (bench/RESULTS.md): 11–18 ms of PostgreSQL execution
+    from run to run, of which ~3.5 ms find and sort the rows and the rest writes their JSON; building the JSON
+    in Python from binary rows, or by concatenating ``to_json`` of each column, was no faster."""
     key, descending = _sort(sort)
     base = select(*_properties(public, now), Incident.location.label("location"),
                   SORTS[key].label("sort_key"), Incident.id.label("internal_id"))
