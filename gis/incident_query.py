@@ -17,8 +17,32 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, Text, cast, false, func, literal, or_, select, true, tuple_
+import psycopg
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
+from psycopg.pq import Format
+from sqlalchemy import (
+    ARRAY,
+    BindParameter,
+    ClauseElement,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
@@ -60,44 +84,73 @@ class IncidentFilter:
 
     def conditions(self, now: datetime) -> list[ColumnElement[bool]]:
         """SQL conditions on ``Incident``; InvalidInput (naming the field) for values that cannot match."""
+        return self.bound_conditions(now)[0]
+
+    def bound_conditions(self, now: datetime) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+        """The conditions, and their values by the names they are bound to.
+
+        Every value is a parameter named for its field, and lists are bound whole (``= ANY(array)``), so the SQL
+        depends only on which fields are set (the names of the values) and on ``overdue``, true or false.
+        :func:`incidents_geojson` keeps its compiled statement by those and binds each call's values to it."""
+        bind = _Binder()
         where: list[ColumnElement[bool]] = []
         if self.bbox is not None:
             check_bbox(self.bbox)
-            where.append(func.ST_Intersects(Incident.location, func.ST_MakeEnvelope(*self.bbox, 4326)))
+            names = ("xmin", "ymin", "xmax", "ymax")
+            corners = [bind(name, float(v)) for name, v in zip(names, self.bbox, strict=True)]
+            where.append(func.ST_Intersects(Incident.location, func.ST_MakeEnvelope(*corners, 4326)))
         if self.categories:
-            where.append(Incident.category_code.in_(list(self.categories)))
+            where.append(Incident.category_code == any_(bind("categories", list(self.categories), _CODES)))
         if self.statuses:
             unknown = sorted(set(self.statuses) - {s.value for s in Status})
             if unknown:
                 raise InvalidInput(f"status: unknown {', '.join(unknown)}; one of {', '.join(Status)}")
-            where.append(Incident.status.in_(list(self.statuses)))
-        equals: list[tuple[Any, object]] = [
-            (Incident.subdistrict_code, self.subdistrict_code), (Incident.community_code, self.community_code),
-            (Incident.cell_code, self.cell_code), (Incident.team_id, self.team_id),
+            where.append(Incident.status == any_(bind("statuses", list(self.statuses), _CODES)))
+        equals: list[tuple[Any, str, object]] = [
+            (Incident.subdistrict_code, "subdistrict_code", self.subdistrict_code),
+            (Incident.community_code, "community_code", self.community_code),
+            (Incident.cell_code, "cell_code", self.cell_code), (Incident.team_id, "team_id", self.team_id),
         ]
-        for column, value in equals:
+        for column, name, value in equals:
             if value is not None:
-                where.append(column == value)
+                where.append(column == bind(name, value))
         windows: list[tuple[str, Any, datetime | None, datetime | None]] = [
             ("reported", Incident.reported_at, self.reported_from, self.reported_to),
             ("updated", Incident.updated_at, self.updated_from, self.updated_to),
         ]
         for name, column, low, high in windows:
             if low is not None:
-                where.append(column >= _aware(low, f"{name}_from"))
+                where.append(column >= bind(f"{name}_from", _aware(low, f"{name}_from")))
             if high is not None:
-                where.append(column < _aware(high, f"{name}_to"))
+                where.append(column < bind(f"{name}_to", _aware(high, f"{name}_to")))
         if self.overdue is not None:
-            where.append(overdue_clause(now) if self.overdue else ~overdue_clause(now))
-        for column, allowed in ((Incident.community_code, self.within_communities),
-                                (Incident.cell_code, self.within_cells)):
+            late = overdue_clause(bind("now", now, _MOMENT))
+            where.append(late if self.overdue else ~late)
+        for column, name, allowed in ((Incident.community_code, "within_communities", self.within_communities),
+                                      (Incident.cell_code, "within_cells", self.within_cells)):
             if allowed is None:
                 continue
-            inside: ColumnElement[bool] = column.in_(list(allowed)) if allowed else false()
+            # An empty list matches nothing: = ANY of an empty array is false.
+            inside: ColumnElement[bool] = column == any_(bind(name, sorted(allowed), _CODES))
             if self.also_reported_by is not None:
-                inside = or_(inside, Incident.reporter_id == self.also_reported_by)
+                inside = or_(inside, Incident.reporter_id == bind("also_reported_by", self.also_reported_by))
             where.append(inside)
-        return where
+        return where, bind.values
+
+
+class _Binder:
+    """Named bind parameters, with a record of their values."""
+
+    def __init__(self, values: dict[str, Any] | None = None) -> None:
+        self.values: dict[str, Any] = {} if values is None else values
+
+    def __call__(self, name: str, value: Any, type_: Any = None) -> BindParameter[Any]:
+        self.values[name] = value
+        return bindparam(name, value, type_=type_)
+
+
+_CODES = ARRAY(String)
+_MOMENT = DateTime(timezone=True)
 
 
 @dataclass(frozen=True)
@@ -127,7 +180,8 @@ def list_incidents(
     (ties broken by id). Page with ``offset`` or, faster and stable under inserts, with the ``cursor``
     of the previous page (the same ``sort``)."""
     key, descending = _sort(sort)
-    rows = list(session.scalars(_page(filters, key, descending, limit, offset, cursor, now, select(Incident))))
+    statement, _ = _page(filters, key, descending, limit, offset, cursor, now, select(Incident))
+    rows = list(session.scalars(statement))
     items = rows[:limit]
     return IncidentPage(items, _cursor(sort, items[-1]) if len(rows) > limit else None)
 
@@ -149,13 +203,88 @@ def incidents_geojson(
     now: datetime | None = None,
 ) -> GeoJsonPage:
     """The same page as :func:`list_incidents`, as a GeoJSON FeatureCollection built by PostgreSQL in the one
-    statement of :func:`geojson_select`: no per-feature Python."""
+    statement of :func:`geojson_select`: no per-feature Python.
+
+    The map's hot path: the statement comes compiled from :func:`geojson_query` and runs on the driver's cursor
+    of the session's connection (see :func:`fetch_geojson`)."""
     now = now or datetime.now(UTC)
-    statement = geojson_select(filters, public=public, sort=sort, limit=limit, offset=offset, cursor=cursor, now=now)
-    body, returned, fetched, last_key, last_id = session.execute(statement).one()
+    sql, params = geojson_query(session.get_bind().dialect, filters, public=public, sort=sort, limit=limit,
+                                offset=offset, cursor=cursor, now=now)
+    driver = session.connection().connection.driver_connection
+    if driver is None:  # a connection the session has checked out always has one
+        raise RuntimeError("the session's connection has no driver connection")
+    body, returned, fetched, last_key, last_id = fetch_geojson(driver, sql, params)
     next_cursor = _encode_cursor(sort, last_key, last_id) if fetched > limit else None
-    geojson = b'{"type":"FeatureCollection","features":[' + body.encode() + b"]}"
-    return GeoJsonPage(geojson, int(returned), next_cursor)
+    return GeoJsonPage(body, int(returned), next_cursor)
+
+
+def geojson_query(
+    dialect: Dialect,
+    filters: IncidentFilter | None,
+    *,
+    public: bool,
+    sort: str,
+    limit: int,
+    offset: int,
+    cursor: str | None,
+    now: datetime,
+) -> tuple[str, dict[str, Any]]:
+    """The driver's SQL of :func:`geojson_select` and its parameters, the statement built and compiled once per
+    shape (the cut, the sort, which filters are set) and each call's values bound to it.
+
+    Measured on 2 cores for 1,000 features, before: building the statement took ~2 ms of each call, and
+    SQLAlchemy's cache key and parameters for it ~2.4 ms."""
+    key, descending = _sort(sort)
+    # The checks and the values of the page; the small statement it is built on here is not used.
+    values = _page(filters, key, descending, limit, offset, cursor, now, select(Incident.id))[1]
+    values.update(last=offset + limit, now=now)
+    shape = (public, key, descending, filters and filters.overdue, *sorted(values))
+    compiled = _COMPILED.get(shape)
+    if compiled is None:
+        statement = geojson_select(filters, public=public, sort=sort, limit=limit, offset=offset, cursor=cursor,
+                                   now=now)
+        compiled = _compile(statement, dialect, values)
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        _COMPILED[shape] = compiled
+    sql, constants = compiled
+    return sql, {**constants, **values}
+
+
+def fetch_geojson(connection: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> tuple[Any, ...]:
+    """The one row of :func:`geojson_query`'s statement, its text read as the UTF-8 bytes it arrives in:
+    decoding the 0.7 MB of 1,000 features into a ``str`` and encoding it again for the answer took ~3 ms."""
+    with connection.cursor(binary=True) as cursor:
+        cursor.adapters.register_loader("text", _Utf8Bytes)
+        row = cursor.execute(sql, params).fetchone()
+    if row is None:  # an aggregate without GROUP BY always answers one row
+        raise RuntimeError("the GeoJSON statement returned no row")
+    return tuple(row)
+
+
+_COMPILED: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+_COMPILED_MAX = 256  # shapes seen by one process; a real map client uses a handful
+
+
+def _compile(statement: ClauseElement, dialect: Dialect, values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The driver's SQL of ``statement`` and its constant parameters: those not named in ``values`` (the
+    JSON text around the features, the statuses whose clock is stopped, the SRID), which every call with
+    the same shape shares."""
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    unbound = sorted(set(values) - set(params))
+    if unbound:  # a value the statement does not bind would be silently ignored: a bug here, not bad input
+        raise RuntimeError(f"geojson_select binds no parameter named {', '.join(unbound)}")
+    return str(compiled), {name: value for name, value in params.items() if name not in values}
+
+
+class _Utf8Bytes(Loader):
+    """``text`` in the binary format, kept as its UTF-8 bytes."""
+
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
 
 
 def geojson_select(
@@ -168,19 +297,23 @@ def geojson_select(
     cursor: str | None,
     now: datetime,
 ) -> Select[Any, int, int, Any, Any]:
-    """The statement behind :func:`incidents_geojson`, apart so that the benchmark can time PostgreSQL alone
-    on it. One row: the features joined by commas, how many are in the page, how many were fetched (one more
-    than the page when another page follows), and the sort key and id of the page's last feature (the cursor).
+    """The statement behind :func:`incidents_geojson`, which runs it compiled by :func:`geojson_query`. One row:
+    the FeatureCollection, how many features are in the page, how many rows were fetched (one more than the page
+    when another page follows), and the sort key and id of the page's last feature (the cursor). Every value
+    that changes from call to call is a parameter named as :func:`_page` names it, or ``last`` (the page's last
+    row number) and ``now``.
 
-    Measured on 2 cores for 1,000 features of 20,000 (bench/RESULTS.md): 11–18 ms of PostgreSQL execution
-    from run to run, of which ~3.5 ms find and sort the rows and the rest writes their JSON; building the JSON
-    in Python from binary rows, or by concatenating ``to_json`` of each column, was no faster."""
+    Measured on 2 cores for 1,000 features of 20,000 (bench/RESULTS.md): 11–22 ms of PostgreSQL execution
+    from run to run, of which 4–6 ms find and sort the rows and the rest writes their JSON, ~0.5 ms per
+    property. Tried and no faster: JSON built in Python from binary rows; concatenating ``to_json`` of each
+    column; properties kept ready as JSON text in the row (saved ~3 ms of a read, cost every write)."""
     key, descending = _sort(sort)
-    base = select(*_properties(public, now), Incident.location.label("location"),
+    moment = bindparam("now", now, _MOMENT)
+    base = select(*_properties(public, moment), Incident.location.label("location"),
                   SORTS[key].label("sort_key"), Incident.id.label("internal_id"))
     base = base.join(Category, Category.code == Incident.category_code)
     ordering = _ordering(key, descending)
-    page = _page(filters, key, descending, limit, offset, cursor, now, base)
+    page, _ = _page(filters, key, descending, limit, offset, cursor, now, base)
     rows = page.add_columns(func.row_number().over(order_by=ordering).label("rn")).subquery("t")
     # The properties as one row, turned into a JSON object by row_to_json: a fifth of the time of
     # json_build_object with a name and a value per property, which looks up each value's type on every row.
@@ -196,9 +329,12 @@ def geojson_select(
         .concat(cast(func.row_to_json(properties.table_valued()), Text))
         .concat(literal("}", Text))
     )
-    in_page, last_of_page = rows.c.rn <= limit, rows.c.rn == limit
+    # row_number() counts before OFFSET: a page at offset 20 numbers its rows from 21.
+    last = bindparam("last", offset + limit, Integer)
+    in_page, last_of_page = rows.c.rn <= last, rows.c.rn == last
+    features = func.coalesce(func.string_agg(feature, aggregate_order_by(literal(","), rows.c.rn)).filter(in_page), "")
     return select(
-        func.coalesce(func.string_agg(feature, aggregate_order_by(literal(","), rows.c.rn)).filter(in_page), ""),
+        literal('{"type":"FeatureCollection","features":[', Text).concat(features).concat(literal("]}", Text)),
         func.count().filter(in_page),
         func.count(),
         func.max(rows.c.sort_key).filter(last_of_page),
@@ -207,7 +343,7 @@ def geojson_select(
 
 
 # -- internals ------------------------------------------------------------------------------------------
-def _properties(public: bool, now: datetime) -> list[Any]:
+def _properties(public: bool, now: datetime | ColumnElement[datetime]) -> list[Any]:
     columns: list[Any] = [
         # The internal id, which ``/api/v1/incidents/{id}`` takes and the public id ends in: map pages read
         # properties only, so it is a property too.
@@ -267,30 +403,37 @@ def _ordering(key: str, descending: bool) -> list[Any]:
 def _page(
     filters: IncidentFilter | None, key: str, descending: bool, limit: int, offset: int, cursor: str | None,
     now: datetime | None, stmt: Select[Any],
-) -> Select[Any]:
-    """``stmt`` filtered, ordered and cut to one page plus one row (to know whether another page follows)."""
+) -> tuple[Select[Any], dict[str, Any]]:
+    """``stmt`` filtered, ordered and cut to one page plus one row (to know whether another page follows), and
+    the values it binds by name (see :meth:`IncidentFilter.bound_conditions`)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit: must be between 1 and {MAX_LIMIT}")
     if offset < 0:
         raise InvalidInput("offset: must not be negative")
     if cursor is not None and offset:
         raise InvalidInput("cursor: page with a cursor or with an offset, not both")
-    stmt = stmt.where(*(filters or IncidentFilter()).conditions(now or datetime.now(UTC)))
+    where, values = (filters or IncidentFilter()).bound_conditions(now or datetime.now(UTC))
+    bind = _Binder(values)
     if cursor is not None:
-        stmt = stmt.where(_after(cursor, key, descending))
-    return stmt.order_by(*_ordering(key, descending)).offset(offset or None).limit(limit + 1)
+        where.append(_after(cursor, key, descending, bind))
+    stmt = stmt.where(*where).order_by(*_ordering(key, descending)).limit(bind("fetch", limit + 1, Integer))
+    if offset:
+        stmt = stmt.offset(bind("offset", offset, Integer))
+    return stmt, bind.values
 
 
-def _after(cursor: str, key: str, descending: bool) -> ColumnElement[bool]:
+def _after(cursor: str, key: str, descending: bool, bind: _Binder) -> ColumnElement[bool]:
     """Rows after the cursor's row in the page order (row comparison: the (key, id) index serves it)."""
     sort, value, last_id = _decode_cursor(cursor)
     if _sort(sort) != (key, descending):
         raise InvalidInput(f"cursor: it was made for sort {sort!r}; ask again from the first page")
     column = SORTS[key]
     if key == "id":
-        return column < last_id if descending else column > last_id
+        after_id = bind("after_id", last_id, Integer)
+        return column < after_id if descending else column > after_id
     bound = datetime.fromisoformat(value) if isinstance(value, str) else value
-    pair, after = tuple_(column, Incident.id), tuple_(literal(bound), literal(last_id))
+    pair = tuple_(column, Incident.id)
+    after = tuple_(bind("after_key", bound, _MOMENT), bind("after_id", last_id, Integer))
     return pair < after if descending else pair > after
 
 

@@ -329,7 +329,7 @@ def _new_deadline(data: Mapping[str, Any], old: datetime, cal: WorkCalendar) -> 
 
 
 # -- deadlines ----------------------------------------------------------------------------------------------
-def overdue_clause(now: datetime) -> ColumnElement[bool]:
+def overdue_clause(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """SQL: the case is past its deadline while its clock runs (not final, not shelved)."""
     return and_(
         Incident.deadline_at.is_not(None),

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -15,7 +16,7 @@ from gis.incident_query import (
 )
 from gis.models import Incident
 from gis.workcalendar import WorkCalendar
-from tests.gis.conftest import BOX_A, COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld
+from tests.gis.conftest import BOX_A, BOX_B, COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Beijing
 
@@ -41,9 +42,17 @@ def ids(items: list[Incident]) -> list[int]:
     return [i.id for i in items]
 
 
+def geojson_ids(db: Session, filters: IncidentFilter | None = None, **kwargs: Any) -> list[int]:
+    collection = orjson.loads(incidents_geojson(db, filters, public=False, **kwargs).geojson)
+    return [feature["properties"]["id"] for feature in collection["features"]]
+
+
 def test_filters_narrow_the_list(db: Session, cases: list[Incident], street_world: StreetWorld) -> None:
     def listed(**kwargs: object) -> list[int]:
-        return ids(list_incidents(db, IncidentFilter(**kwargs), sort="id", now=T0 + timedelta(days=1)).items)  # type: ignore[arg-type]
+        filters, now = IncidentFilter(**kwargs), T0 + timedelta(days=1)  # type: ignore[arg-type]
+        rows = ids(list_incidents(db, filters, sort="id", now=now).items)
+        assert geojson_ids(db, filters, sort="id", now=now) == rows  # the map's path lists the same cases
+        return rows
 
     assert listed() == ids(cases)
     assert listed(bbox=BOX_A) == ids(cases[:4])
@@ -60,6 +69,39 @@ def test_filters_narrow_the_list(db: Session, cases: list[Incident], street_worl
     assert listed(within_communities=set()) == []
     assert listed(within_communities=set(), also_reported_by=street_world.grid_worker.id) == ids(cases)
     assert count_incidents(db, IncidentFilter(bbox=BOX_A)) == 4
+
+
+@pytest.mark.parametrize("field, first, second", [
+    ("bbox", BOX_A, BOX_B),
+    ("categories", ["09006"], ["06010", "07001"]),
+    ("statuses", ["dispatched"], ["reported"]),
+    ("community_code", COMMUNITY_A, COMMUNITY_B),
+    ("cell_code", f"{COMMUNITY_A}001", f"{COMMUNITY_B}002"),
+    ("reported_from", T0 + timedelta(hours=4), T0 + timedelta(hours=1)),
+    ("updated_from", T0 - timedelta(days=1), datetime.now(UTC) + timedelta(days=1)),
+    ("within_communities", {COMMUNITY_A}, {COMMUNITY_B}),
+    ("within_cells", {f"{COMMUNITY_A}001"}, set()),
+])
+def test_the_geojson_binds_each_calls_values_to_its_compiled_statement(
+    db: Session, cases: list[Incident], field: str, first: object, second: object
+) -> None:
+    """Two filters of one shape share a compiled statement: the second must not list the first's cases."""
+    now = T0 + timedelta(days=1)
+    for value in (first, second, first):
+        filters = IncidentFilter(**{field: value})  # type: ignore[arg-type]
+        expected = ids(list_incidents(db, filters, sort="id", now=now).items)
+        assert geojson_ids(db, filters, sort="id", now=now) == expected
+    assert ids(list_incidents(db, IncidentFilter(**{field: first}), sort="id", now=now).items) != ids(  # type: ignore[arg-type]
+        list_incidents(db, IncidentFilter(**{field: second}), sort="id", now=now).items)  # type: ignore[arg-type]
+
+
+def test_geojson_pages_by_offset_and_limit_rebind(db: Session, cases: list[Incident]) -> None:
+    every = ids(list_incidents(db, sort="id").items)
+    assert geojson_ids(db, sort="id", limit=2, offset=1) == every[1:3]
+    assert geojson_ids(db, sort="id", limit=3, offset=2) == every[2:5]
+    overdue_at = {True: T0 + timedelta(days=1), False: T0}  # the clock that decides "overdue" is bound too
+    for late, now in overdue_at.items():
+        assert geojson_ids(db, IncidentFilter(overdue=True), sort="id", now=now) == (every[:1] if late else [])
 
 
 def test_bad_filter_values_are_refused_naming_the_field(db: Session, cases: list[Incident]) -> None:
