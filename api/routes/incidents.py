@@ -65,7 +65,9 @@ def _statuses(values: Iterable[str] | None) -> list[str]:
     return list(dict.fromkeys(s for code in codes for s in (OPEN_STATUSES if code == "open" else [code])))
 
 
-def list_filter(
+# async: it does no I/O, and FastAPI runs a plain def dependency on a worker thread, a hop measured at ~0.25 ms
+# of each list request.
+async def list_filter(
     bbox: BBoxDep,
     category: Annotated[list[str] | None, Query(description="Category codes (repeat or comma-separate)")] = None,
     status_: Annotated[
