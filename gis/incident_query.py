@@ -238,7 +238,7 @@ def geojson_query(
     # The checks and the values of the page; the small statement it is built on here is not used.
     values = _page(filters, key, descending, limit, offset, cursor, now, select(Incident.id))[1]
     values.update(last=offset + limit, now=now)
-    shape = (public, key, descending, filters and filters.overdue, *sorted(values))
+    shape = (dialect.name, dialect.driver, public, key, descending, filters and filters.overdue, *sorted(values))
     compiled = _COMPILED.get(shape)
     if compiled is None:
         statement = geojson_select(filters, public=public, sort=sort, limit=limit, offset=offset, cursor=cursor,
