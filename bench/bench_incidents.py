@@ -19,7 +19,7 @@
   can do at all: the HTTP stack alone (``GET /healthz`` under the same load); PostgreSQL alone running the
   create's one statement from a bare psycopg loop; PostgreSQL alone loading the import's rows as ready-made COPY
   text (with the same index, foreign-key and event work); PostgreSQL alone running the list's one statement
-  (``gis.incident_query.geojson_query``, fetched as the route fetches it) from a bare psycopg connection. The
+  (``gis.incident_geojson.geojson_query``, fetched as the route fetches it) from a bare psycopg connection. The
   create row also gives the CPU time per create of the API processes, the PostgreSQL backends and this client
   (Linux ``/proc``).
 """
@@ -48,8 +48,9 @@ from bench.bench_incident_import import import_rows
 from bench.citygen import incident_points, load_city, side_for_cells, synthetic_city
 from bench.http_load import CpuMeter, Load, Request, Server, drive, get_repeatedly, uvicorn_server
 from gis import grid_store, incident_report, incidents, security, users
+from gis.incident_geojson import fetch_geojson, geojson_query
 from gis.incident_import import import_incidents
-from gis.incident_query import IncidentFilter, fetch_geojson, geojson_query
+from gis.incident_query import IncidentFilter
 from gis.models import AdminArea, GridCell, IdempotencyKey, Incident, IncidentEvent, Role, Team, User
 
 CLIENTS = 32

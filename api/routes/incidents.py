@@ -44,7 +44,8 @@ from api.schemas.incidents import (
 )
 from gis import incidents, workflow
 from gis.errors import Forbidden, InvalidInput, NotFound
-from gis.incident_query import STAFF_PROPERTIES, IncidentFilter, incidents_geojson, list_incidents
+from gis.incident_geojson import STAFF_PROPERTIES, incidents_geojson
+from gis.incident_query import IncidentFilter, list_incidents
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Status, User
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[Depends(forbid_extra_query)])

@@ -3,19 +3,25 @@
 ``street_world``: a small street-level world, built explicitly in the test transaction — one city, one
 subdistrict, two square communities side by side near Jishou (each about 980 m × 1,110 m), three grid cells
 (vertical strips) in each, two teams (one for the whole subdistrict, one for the second community only, so
-the more specific one answers there) and one user of every role.
+the more specific one answers there) and one user of every role. ``cases``: six reports in it to list.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import orjson
 import pytest
 from shapely.geometry import box
 from sqlalchemy.orm import Session
 
-from gis import users
-from gis.models import GridCell, Role, Team, User
+from gis import incidents, users, workflow
+from gis.incident_geojson import incidents_geojson
+from gis.incident_query import IncidentFilter
+from gis.models import GridCell, Incident, Role, Team, User
+from gis.workcalendar import WorkCalendar
 from tests.common import CITY, QIANZHOU, area
 from tests.factories import insert_areas
 
@@ -93,3 +99,33 @@ def build_street_world(db: Session) -> StreetWorld:
         admin=user("admin1", Role.admin),
         community_staff=user("staff_a", Role.community_staff, community_code=COMMUNITY_A),
     )
+
+
+# -- six cases to list (the incident_query and incident_geojson tests) -------------------------------------
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Beijing
+
+
+@pytest.fixture
+def cases(db: Session, street_world: StreetWorld) -> list[Incident]:
+    """Six reports an hour apart: four in A (two 占道经营, two 暴露垃圾), two in B; the first is dispatched."""
+    spots = [INSIDE_A, (109.702, 28.302), INSIDE_A, (109.708, 28.308), INSIDE_B, (109.712, 28.302)]
+    categories = ["09006", "09006", "06010", "06010", "09006", "06010"]
+    made = [
+        incidents.create(db, category_code=c, lon=x, lat=y, reporter=street_world.grid_worker,
+                         description=f"案件{i} 联系人张三 13800000000", reported_at=T0 + timedelta(hours=i),
+                         now=T0 + timedelta(hours=i), duplicate_radius_m=0).incident
+        for i, ((x, y), c) in enumerate(zip(spots, categories, strict=True))
+    ]
+    for to in ("registered", "dispatched"):
+        workflow.transition(db, incident=made[0], to=to, actor=street_world.supervisor,
+                            expected_version=made[0].version, now=T0, calendar=WorkCalendar())
+    return made
+
+
+def ids(items: list[Incident]) -> list[int]:
+    return [i.id for i in items]
+
+
+def geojson_ids(db: Session, filters: IncidentFilter | None = None, **kwargs: Any) -> list[int]:
+    collection = orjson.loads(incidents_geojson(db, filters, public=False, **kwargs).geojson)
+    return [feature["properties"]["id"] for feature in collection["features"]]
