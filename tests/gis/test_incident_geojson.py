@@ -90,3 +90,18 @@ def test_geojson_pages_follow_the_same_cursor_as_the_list(db: Session, cases: li
     assert rest.returned == 2 and rest.next_cursor is None
     empty = incidents_geojson(db, IncidentFilter(categories=["07001"]))
     assert orjson.loads(empty.geojson) == {"type": "FeatureCollection", "features": []} and empty.returned == 0
+
+
+@pytest.mark.parametrize("sort", ["-reported_at", "reported_at", "-updated_at", "id", "-id"])
+def test_walking_geojson_pages_by_cursor_visits_the_lists_order(db: Session, cases: list[Incident], sort: str) -> None:
+    """Every page after the first binds a new cursor to the same compiled statement."""
+    expected = ids(list_incidents(db, sort=sort, limit=100).items)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = incidents_geojson(db, public=False, sort=sort, limit=2, cursor=cursor)
+        seen += [feature["properties"]["id"] for feature in orjson.loads(page.geojson)["features"]]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == expected and len(seen) == 6
