@@ -414,6 +414,8 @@ def test_an_officer_lists_only_the_team_jurisdiction(client, as_user, three) -> 
     # officer_b's team answers for community B only.
     assert ids(client.get(URL, headers=as_user("officer_b"))) == [three[2]["public_id"]]
     assert len(ids(client.get(URL, headers=as_user("officer")))) == 3  # the subdistrict team
+    geo = client.get(URL, params={"format": "geojson"}, headers=as_user("officer_b")).json()
+    assert [f["id"] for f in geo["features"]] == [three[2]["public_id"]]  # the map's path, the same scope
 
 
 def test_a_planner_lists_the_depersonalised_geojson(client, as_user, three) -> None:
@@ -679,6 +681,8 @@ def test_a_grid_worker_reads_the_cases_of_their_cells_and_their_own_reports_only
     listed = client.get(URL, headers=as_user("grid_worker")).json()
     ids = {item["id"] for item in (listed["items"] if isinstance(listed, dict) else listed)}
     assert ids == {in_my_cell["id"], mine_elsewhere["id"]}
+    geo = client.get(URL, params={"format": "geojson"}, headers=as_user("grid_worker")).json()
+    assert {f["properties"]["id"] for f in geo["features"]} == ids  # the worker's map: the same cases
     assert client.get(f"{URL}/{in_my_cell['id']}", headers=as_user("grid_worker")).status_code == 200
     assert client.get(f"{URL}/{mine_elsewhere['id']}", headers=as_user("grid_worker")).status_code == 200
     refused = client.get(f"{URL}/{elsewhere['id']}", headers=as_user("grid_worker"))
