@@ -40,6 +40,13 @@ def test_a_planner_downloads_a_geopackage_gdal_reads(client: TestClient, planner
     assert frame["name"].tolist() == [COMPOUND_NAME] and frame.crs.to_epsg() == 4326
 
 
+def test_a_geopackage_is_never_gzipped(client: TestClient, planner: Headers) -> None:
+    """GIS clients read a GeoPackage by its size and by ranges, which a compressed answer would hide."""
+    response = client.get(f"{EXPORTS}/compounds.gpkg", headers={**planner, "Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and "content-encoding" not in response.headers
+    assert int(response.headers["content-length"]) == len(response.content) > 1024
+
+
 def test_geojson_downloads_in_the_metric_crs_on_request(client: TestClient, planner: Headers, tmp_path: Path) -> None:
     response = client.get(f"{EXPORTS}/grid_cells.geojson", headers=planner, params={"crs": "metric"})
     assert response.headers["content-type"] == "application/geo+json"

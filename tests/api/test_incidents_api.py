@@ -410,6 +410,28 @@ def test_the_geojson_list_is_a_feature_collection_with_the_map_properties(client
         "FeatureCollection")
 
 
+def test_the_map_list_travels_gzipped_to_clients_that_accept_it_and_photos_as_they_are(
+    client, as_user, three
+) -> None:
+    """The map's GeoJSON (three staff features, past the 1 KB threshold) is compressed for a phone that accepts
+    gzip; a photo, already compressed, is served byte for byte whatever the client accepts."""
+    supervisor = as_user("supervisor")
+    zipped = client.get(URL, params={"format": "geojson"}, headers={**supervisor, "Accept-Encoding": "gzip"})
+    plain = client.get(URL, params={"format": "geojson"}, headers={**supervisor, "Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json() and len(plain.json()["features"]) == 3
+
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (64, 64), bytes(range(256)) * 48).save(noise, "PNG")  # ~12 KB that PNG cannot shrink
+    fields = {"category_code": "09006", "lon": str(INSIDE_A[0]), "lat": str(INSIDE_A[1])}
+    created = client.post(URL, data=fields, files=[("photos", ("n.png", noise.getvalue(), "image/png"))],
+                          headers=as_user("grid_worker"))
+    assert created.status_code == 201, created.text
+    served = client.get(created.json()["photos"][0]["url"],
+                        headers={**as_user("grid_worker"), "Accept-Encoding": "gzip"})
+    assert "content-encoding" not in served.headers and served.content == noise.getvalue()
+
+
 def test_an_officer_lists_only_the_team_jurisdiction(client, as_user, three) -> None:
     # officer_b's team answers for community B only.
     assert ids(client.get(URL, headers=as_user("officer_b"))) == [three[2]["public_id"]]
