@@ -18,7 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -53,6 +55,15 @@ def make_engine(url: str, *, custom_plans: bool = True, **kwargs: object) -> Eng
     return create_engine(  # type: ignore[arg-type]
         normalise_url(url), pool_pre_ping=True, connect_args=connect_args, **kwargs,
     )
+
+
+def driver_connection(session: Session) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``session``, in its transaction: for what SQLAlchemy does not do (COPY,
+    a hot statement run without the ORM's result machinery)."""
+    connection = session.connection().connection.driver_connection
+    if connection is None:  # a connection the session has checked out always has one
+        raise RuntimeError("the session's connection has no driver connection")
+    return connection  # type: ignore[no-any-return]
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -22,6 +22,7 @@ from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.db import driver_connection
 from gis.incidents import PUBLIC_ID_PREFIX
 from gis.models import SRID, User
 from gis.progress import ProgressReporter
@@ -65,8 +66,7 @@ def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, 
     c = columns
     status = _texts(c["status"][good])
     session.flush()
-    connection = session.connection().connection.driver_connection
-    assert connection is not None
+    connection = driver_connection(session)
     with bulk_load(session, n), connection.cursor() as cursor:
         # Table and column names are ours (constants above), never user input.
         with cursor.copy(f"COPY incident ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN",

@@ -22,12 +22,14 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from gis.db import driver_connection
 from gis.incident_query import (
     MOMENT,
     SORTS,
     IncidentFilter,
     encode_cursor,
     ordering,
+    page_conditions,
     paged,
     parse_sort,
 )
@@ -63,10 +65,7 @@ def incidents_geojson(
     now = now or datetime.now(UTC)
     sql, params = geojson_query(session.get_bind().dialect, filters, public=public, sort=sort, limit=limit,
                                 offset=offset, cursor=cursor, now=now)
-    driver = session.connection().connection.driver_connection
-    if driver is None:  # a connection the session has checked out always has one
-        raise RuntimeError("the session's connection has no driver connection")
-    body, returned, fetched, last_key, last_id = fetch_geojson(driver, sql, params)
+    body, returned, fetched, last_key, last_id = fetch_geojson(driver_connection(session), sql, params)
     next_cursor = encode_cursor(sort, last_key, last_id) if fetched > limit else None
     return GeoJsonPage(body, int(returned), next_cursor)
 
@@ -88,8 +87,7 @@ def geojson_query(
     Measured on 2 cores for 1,000 features, before: building the statement took ~2 ms of each call, and
     SQLAlchemy's cache key and parameters for it ~2.4 ms."""
     key, descending = parse_sort(sort)
-    # The checks and the values of the page; the small statement it is built on here is not used.
-    values = paged(filters, key, descending, limit, offset, cursor, now, select(Incident.id))[1]
+    values = page_conditions(filters, key, descending, limit, offset, cursor, now)[1]
     values.update(last=offset + limit, now=now)
     shape = (dialect.name, dialect.driver, public, key, descending, filters and filters.overdue, *sorted(values))
     compiled = _COMPILED.get(shape)
@@ -153,7 +151,7 @@ def geojson_select(
     """The statement behind :func:`incidents_geojson`, which runs it compiled by :func:`geojson_query`. One row:
     the FeatureCollection, how many features are in the page, how many rows were fetched (one more than the page
     when another page follows), and the sort key and id of the page's last feature (the cursor). Every value
-    that changes from call to call is a parameter named as ``gis.incident_query.paged`` names it, or ``last``
+    that changes from call to call is a parameter named as ``gis.incident_query.page_conditions`` names it, or ``last``
     (the page's last row number) and ``now``.
 
     Measured on 2 cores for 1,000 features of 20,000 (bench/RESULTS.md): 11–22 ms of PostgreSQL execution

@@ -190,7 +190,21 @@ def paged(
     now: datetime | None, stmt: Select[Any],
 ) -> tuple[Select[Any], dict[str, Any]]:
     """``stmt`` filtered, ordered and cut to one page plus one row (to know whether another page follows), and
-    the values it binds by name (see :meth:`IncidentFilter.bound_conditions`)."""
+    the values it binds by name (see :func:`page_conditions`)."""
+    where, values = page_conditions(filters, key, descending, limit, offset, cursor, now)
+    stmt = stmt.where(*where).order_by(*ordering(key, descending))
+    stmt = stmt.limit(bindparam("fetch", values["fetch"], Integer))
+    if "offset" in values:
+        stmt = stmt.offset(bindparam("offset", values["offset"], Integer))
+    return stmt, values
+
+
+def page_conditions(
+    filters: IncidentFilter | None, key: str, descending: bool, limit: int, offset: int, cursor: str | None,
+    now: datetime | None,
+) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+    """The page's conditions (the filter's and the cursor's) and every value :func:`paged` binds, by name: those
+    of :meth:`IncidentFilter.bound_conditions`, ``fetch`` (the LIMIT) and ``offset`` when there is one."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit: must be between 1 and {MAX_LIMIT}")
     if offset < 0:
@@ -201,10 +215,10 @@ def paged(
     bind = _Binder(values)
     if cursor is not None:
         where.append(_after(cursor, key, descending, bind))
-    stmt = stmt.where(*where).order_by(*ordering(key, descending)).limit(bind("fetch", limit + 1, Integer))
+    values["fetch"] = limit + 1
     if offset:
-        stmt = stmt.offset(bind("offset", offset, Integer))
-    return stmt, bind.values
+        values["offset"] = offset
+    return where, values
 
 
 def _after(cursor: str, key: str, descending: bool, bind: _Binder) -> ColumnElement[bool]:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapper, Session, configure_mappers, make_transient_to
 from sqlalchemy.orm.instrumentation import manager_of_class
 
 from gis.crs import InputDatum
+from gis.db import driver_connection
 from gis.errors import InvalidInput
 from gis.incidents import (
     _METRES_PER_DEGREE,
@@ -167,9 +168,7 @@ def report_as(
     except InvalidInput:
         return None
     margin_deg = duplicate_radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(wy)), 0.01)) * 1.01
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    rows = driver.execute(STATEMENT, {  # type: ignore[attr-defined]
+    rows = driver_connection(session).execute(STATEMENT, {
         "lon": wx, "lat": wy, "category": code, "prefix": f"{PUBLIC_ID_PREFIX}-{reported.astimezone(SHANGHAI).year}-",
         "description": text_value, "address": address_value, "source": source_value.value, "reporter": user_id,
         "roles": REPORTER_ROLES, "reported_at": reported, "now": now,

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import AwareDatetime
 from sqlalchemy import select
@@ -44,7 +43,7 @@ from api.schemas.incidents import (
 )
 from gis import incidents, workflow
 from gis.errors import Forbidden, InvalidInput, NotFound
-from gis.incident_geojson import STAFF_PROPERTIES, incidents_geojson
+from gis.incident_geojson import incidents_geojson
 from gis.incident_query import IncidentFilter, list_incidents
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Status, User
 
@@ -117,7 +116,7 @@ def _list(
         headers = {"X-Returned": str(page.returned), "Vary": VARY}
         if page.next_cursor:
             headers["X-Next-Cursor"] = page.next_cursor
-        return Response(with_ids(page.geojson), media_type=GEOJSON, headers=headers)
+        return Response(page.geojson, media_type=GEOJSON, headers=headers)
     result = list_incidents(session, filters, sort=sort, limit=limit, offset=offset, cursor=cursor, now=now)
     items = result.items
     photos = _photos_of(session, items) if full else {}
@@ -127,17 +126,6 @@ def _list(
                              reporter=reporters.get(i.reporter_id or 0)) for i in items],
         limit=limit, offset=offset, returned=len(items), next_cursor=result.next_cursor,
     )
-
-
-def with_ids(geojson: bytes) -> bytes:
-    """Give each feature an ``id`` property, the internal id that ``/api/v1/incidents/{id}`` takes (the map page
-    reads properties only). The feature's own ``id`` is the public id, which ends in the internal id."""
-    if "id" in STAFF_PROPERTIES:
-        return geojson
-    collection = orjson.loads(geojson)
-    for feature in collection["features"]:
-        feature["properties"]["id"] = int(str(feature["id"]).rsplit("-", 1)[-1])
-    return orjson.dumps(collection)
 
 
 def _photos_of(session: Session, items: Sequence[Incident]) -> dict[int, list[IncidentPhoto]]:
