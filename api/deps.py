@@ -40,10 +40,12 @@ from fastapi.security import APIKeyHeader, APIKeyQuery, OAuth2PasswordBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis import permissions, security, users
+from gis.people import permissions
+from gis.people import security
+from gis.people import users
 from gis.errors import Unauthenticated
 from gis.models import User
-from gis.permissions import Action
+from gis.people.permissions import Action
 from gis.settings import Settings
 
 TOKEN_URL = "/api/v1/auth/token"

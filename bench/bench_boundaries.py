@@ -10,8 +10,8 @@ import shapely
 from sqlalchemy import delete, text
 
 from bench import BenchContext, Row, benchmark, timed
-from bench.citygen import side_for_cells, synthetic_city, write_city
-from gis import boundaries
+from bench.synthetic_city import side_for_cells, synthetic_city, write_city
+from gis.areas import boundaries
 from gis.models import AdminArea
 
 

@@ -1,4 +1,4 @@
-"""Unit grid builds: ours (gis.grid + gis.grid_store) against a naive geopandas build of the same grid.
+"""Unit grid builds: ours (gis.areas.grid + gis.areas.grid_store) against a naive geopandas build of the same grid.
 
 The baseline does what a first version would: a GeoDataFrame of the whole lattice over the city,
 ``geopandas.overlay`` with the communities, then the same sliver rule (prefer whole pieces, longest
@@ -18,8 +18,9 @@ from shapely.geometry import box
 from sqlalchemy import delete, text
 
 from bench import BenchContext, Row, benchmark, timed
-from bench.citygen import load_city, side_for_cells, synthetic_city
-from gis import grid, grid_store
+from bench.synthetic_city import load_city, side_for_cells, synthetic_city
+from gis.areas import grid
+from gis.areas import grid_store
 from gis.models import AdminArea, GridCell
 from gis.settings import PROJECT_ROOT
 

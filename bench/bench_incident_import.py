@@ -1,6 +1,6 @@
 """Bulk import of incidents, part of the ``incidents`` benchmark (``bench/bench_incidents.py`` calls it).
 
-Ours (``gis.incident_import``: STRtree location + COPY) imports a CSV of synthetic incidents over the synthetic
+Ours (``gis.incidents.bulk_import``: STRtree location + COPY) imports a CSV of synthetic incidents over the synthetic
 city; the baseline is the geopandas way: ``read_csv`` → ``points_from_xy`` → ``sjoin`` with the communities and
 the cells → ``to_postgis``. The ceiling is PostgreSQL alone loading the rows our import wrote as ready-made
 COPY text, with the same index, foreign-key and event work, so that the row tells how much of the time is
@@ -22,9 +22,9 @@ import psycopg
 from sqlalchemy import text
 
 from bench import BenchContext, Row, timed
-from bench.citygen import incident_points
-from gis import incident_copy
-from gis.incident_import import import_incidents
+from bench.synthetic_city import incident_points
+from gis.incidents import bulk_copy as incident_copy
+from gis.incidents.bulk_import import import_incidents
 
 IMPORT_GOAL_PER_S, IMPORT_GOAL_RATIO = 100_000, 5
 

@@ -8,7 +8,7 @@
   PostgreSQL, so the figures are a floor. Baseline: the same creates one at a time on one connection (what a
   naive importer or a single phone does).
   Bounded: a fixed number of requests and a deadline, whichever comes first.
-* **Bulk import** (``gis.incident_import``: STRtree location + COPY) of a CSV of synthetic incidents over a
+* **Bulk import** (``gis.incidents.bulk_import``: STRtree location + COPY) of a CSV of synthetic incidents over a
   synthetic city, against the geopandas way: ``read_csv`` → ``points_from_xy`` → ``sjoin`` with the
   communities and the cells → ``to_postgis`` (in ``bench.bench_incident_import``, run first, before the
   server starts, on the same world).
@@ -19,7 +19,7 @@
   can do at all: the HTTP stack alone (``GET /healthz`` under the same load); PostgreSQL alone running the
   create's one statement from a bare psycopg loop; PostgreSQL alone loading the import's rows as ready-made COPY
   text (with the same index, foreign-key and event work); PostgreSQL alone running the list's one statement
-  (``gis.incident_geojson.geojson_query``, fetched as the route fetches it) from a bare psycopg connection. The
+  (``gis.incidents.geojson.geojson_query``, fetched as the route fetches it) from a bare psycopg connection. The
   create row also gives the CPU time per create of the API processes, the PostgreSQL backends and this client
   (Linux ``/proc``).
 """
@@ -45,12 +45,16 @@ from sqlalchemy import delete, text
 
 from bench import BenchContext, Row, benchmark
 from bench.bench_incident_import import import_rows
-from bench.citygen import incident_points, load_city, side_for_cells, synthetic_city
+from bench.synthetic_city import incident_points, load_city, side_for_cells, synthetic_city
 from bench.http_load import CpuMeter, Load, Request, Server, drive, get_repeatedly, uvicorn_server
-from gis import grid_store, incident_report, incidents, security, users
-from gis.incident_geojson import fetch_geojson, geojson_query
-from gis.incident_import import import_incidents
-from gis.incident_query import IncidentFilter
+from gis.areas import grid_store
+from gis.incidents import fast_create as incident_report
+from gis.incidents import service as incidents
+from gis.people import security
+from gis.people import users
+from gis.incidents.geojson import fetch_geojson, geojson_query
+from gis.incidents.bulk_import import import_incidents
+from gis.incidents.query import IncidentFilter
 from gis.models import AdminArea, GridCell, IdempotencyKey, Incident, IncidentEvent, Role, Team, User
 
 CLIENTS = 32
@@ -176,7 +180,7 @@ def _http_ceiling(ctx: BenchContext, address: str) -> Row:
 
 
 def _postgres_create_ceiling(ctx: BenchContext, city: gpd.GeoDataFrame, connections: int = 4) -> Row:
-    """The create's one statement (``gis.incident_report``) from bare psycopg connections in threads, as the
+    """The create's one statement (``gis.incidents.fast_create``) from bare psycopg connections in threads, as the
     API sends it: prepared, in autocommit (the statement is atomic on its own)."""
     per_connection = 500 if ctx.quick else 2_500
     with ctx.sessions() as session:

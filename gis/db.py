@@ -49,7 +49,7 @@ def make_engine(url: str, *, custom_plans: bool = True, **kwargs: object) -> Eng
     generic plan, which is blind to the bbox and layer parameters: measured, the 11th identical
     facility-sharing query went from 0.8 s to over 20 s. Custom plans keep every run on the plan its values
     deserve, at the price of planning every time. An engine for one known hot statement whose generic plan is
-    good (the create's, see ``gis.incident_report``) passes False: planning it every time was 60 % of
+    good (the create's, see ``gis.incidents.fast_create``) passes False: planning it every time was 60 % of
     the database's CPU per create (measured 2.0–2.3 ms with custom plans, 0.8–0.9 ms without)."""
     connect_args = {"options": "-c plan_cache_mode=force_custom_plan"} if custom_plans else {}
     return create_engine(  # type: ignore[arg-type]

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gis import facilities
-from gis.facilities import FacilitySpec, UnitSpec
+from gis.facilities import service as facilities
+from gis.facilities.service import FacilitySpec, UnitSpec
 from gis.models import Facility, Unit
 from tests.factories import add_world
 

@@ -16,7 +16,7 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis import users
+from gis.people import users
 from gis.models import AdminArea, GridCell, Role, Team, User
 from tests.common import QIANZHOU, Row, jishou_world
 
@@ -27,7 +27,7 @@ WORLD_CELLS = [f"{FIRST_COMMUNITY}{n:03d}" for n in (1, 2, 3)]
 _usernames = itertools.count(1)
 
 # Real Argon2id at a test-sized cost (1 pass over 1 MiB instead of 3 over 64 MiB): for tests that hash
-# many passwords; patch it in as ``gis.security._passwords``.
+# many passwords; patch it in as ``gis.people.security._passwords``.
 CHEAP_PASSWORD_HASH = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
 
 

@@ -14,7 +14,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Point, box
 from sqlalchemy.orm import Session
 
-from gis.categories import load_categories
+from gis.incidents.categories import load_categories
 from gis.models import Category, Compound, Incident
 from tests.facility_world import add_facility, add_unit
 from tests.factories import FIRST_COMMUNITY, WORLD_CELLS, add_user, add_world

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from api.cli.progress import RichProgress, rich_progress
 from api.cli.runtime import Runtime, console, err_console, handles_errors, runtime
-from gis.boundaries import ImportSummary, import_boundaries, import_compounds
-from gis.crs import InputDatum
+from gis.areas.boundaries import ImportSummary, import_boundaries, import_compounds
+from gis.spatial.crs import InputDatum
 from gis.errors import Problem, ValidationFailed
-from gis.validation import DEFAULT_TOLERANCE, Tolerance
+from gis.spatial.validation import DEFAULT_TOLERANCE, Tolerance
 
 app = typer.Typer(help="Administrative boundaries and compounds: import from GIS files.", no_args_is_help=True)
 

@@ -16,7 +16,7 @@ from rich.table import Table
 from api.cli.progress import rich_progress
 from api.cli.runtime import console, handles_errors, runtime
 from gis.errors import InvalidInput
-from gis.export import export_layers
+from gis.layers.export import export_layers
 from gis.layers import BBox, registry
 
 app = typer.Typer(help="Export published layers as files.")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from api.cli.progress import rich_progress
 from api.cli.runtime import Runtime, console, handles_errors, runtime
 from api.cli.users import demo_logins_table
-from gis.demo import DemoLogin
+from gis.seed.people import DemoLogin
 from gis.settings import PROJECT_ROOT
 
 app = typer.Typer(help="The Jishou sample city.", no_args_is_help=True)
@@ -23,7 +23,12 @@ Step = Callable[[Session], str]
 
 def _steps(rt: Runtime, logins: list[DemoLogin]) -> list[tuple[str, Step]]:
     """The sample's steps in dependency order; each returns a one-line summary."""
-    from gis import boundaries, categories, demo, facility_import, grid_store, sample_incidents
+    from gis.areas import boundaries
+    from gis.incidents import categories
+    from gis.seed import people as demo
+    from gis.facilities import importer as facility_import
+    from gis.areas import grid_store
+    from gis.seed import incidents as sample_incidents
 
     settings = rt.settings
 

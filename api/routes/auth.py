@@ -9,7 +9,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep, TokenConfigDep, forbid_extra_query
-from gis import permissions, security, users
+from gis.people import permissions
+from gis.people import security
+from gis.people import users
 from gis.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(forbid_extra_query)])
@@ -34,7 +36,7 @@ class MeRead(BaseModel):
     team: TeamRef | None
     community_code: str | None
     cells: list[str]  # grid cells the user patrols
-    actions: list[str]  # what the user's role may do (see gis.permissions.Action)
+    actions: list[str]  # what the user's role may do (see gis.people.permissions.Action)
 
 
 class PasswordChange(BaseModel):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.deps import SessionDep, forbid_extra_query
 from api.schemas.incidents import CategoryRead
-from gis.categories import get_category, list_categories
+from gis.incidents.categories import get_category, list_categories
 from gis.models import Category
 
 router = APIRouter(prefix="/api/v1/categories", tags=["categories"], dependencies=[Depends(forbid_extra_query)])

@@ -1,6 +1,6 @@
 """Planner downloads: one layer as a file, ``GET /api/v1/exports/{layer_id}.{gpkg|geojson|zip}``.
 
-The file is written by ``gis.export`` (the same code as ``wangge export``) into a scratch folder, streamed,
+The file is written by ``gis.layers.export`` (the same code as ``wangge export``) into a scratch folder, streamed,
 and deleted once sent; ``zip`` holds the layer's Shapefile set with its ``.cpg`` and field-name sidecar.
 Needs ``export.read`` (planners, the supervision centre, admins). ``crs`` writes another CRS than
 EPSG:4326 (``metric`` for the settings' metric CRS), ``bbox`` keeps the features it touches.
@@ -21,10 +21,10 @@ from starlette.background import BackgroundTask
 
 from api.deps import BBoxDep, SessionDep, forbid_extra_query, require
 from gis.errors import NotFound
-from gis.export import export_layers
+from gis.layers.export import export_layers
 from gis.layers import registry
 from gis.models import User
-from gis.permissions import Action
+from gis.people.permissions import Action
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"], dependencies=[Depends(forbid_extra_query)])
 

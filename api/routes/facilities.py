@@ -1,6 +1,6 @@
 """Shared facilities over HTTP: units and their pairings, facilities, bookings and each facility's calendar.
 
-Roles, as for incidents, come from ``gis.permissions``: unit managers manage their own units' facilities
+Roles, as for incidents, come from ``gis.people.permissions``: unit managers manage their own units' facilities
 and the bookings of those facilities; community staff book for their own community and cancel its
 bookings; everyone who is logged in (planners included) reads facilities and calendars. Admins do all.
 """
@@ -33,11 +33,12 @@ from api.schemas.facilities import (
     UnitCreate,
     UnitRead,
 )
-from gis import bookings, facilities
+from gis.facilities import bookings
+from gis.facilities import service as facilities
 from gis.errors import InvalidInput, NotFound
-from gis.facilities import FacilitySpec, UnitSpec
+from gis.facilities.service import FacilitySpec, UnitSpec
 from gis.models import Booking, BookingStatus, Facility, Role, Unit, User
-from gis.permissions import Action
+from gis.people.permissions import Action
 
 router = APIRouter(prefix="/api/v1", tags=["facilities"], dependencies=[Depends(forbid_extra_query)])
 

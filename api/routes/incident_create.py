@@ -6,11 +6,11 @@ it can. All of its database work, from looking up the caller to the commit, and 
 answer, happen in one worker-thread hop, with at most :data:`CREATE_THREADS` hops at a time per process.
 
 Inside the hop there are two paths. The common report (a caller known by id, no photos, no Idempotency-Key)
-takes the one-statement fast path of ``gis.incident_report`` on the app's autocommit report engine
+takes the one-statement fast path of ``gis.incidents.fast_create`` on the app's autocommit report engine
 (``app.state.report_sessions``, sized by :data:`CREATE_THREADS` in ``api.main``): one round trip that checks
 the reporter, locates the point, inserts the case and finds its possible duplicates, and writes nothing when
 any of that is off. Everything else, and every fast-path refusal, goes the detailed path,
-:func:`gis.incidents.create` in an ordinary transaction, whose checks word every refusal, so a caller is told
+:func:`gis.incidents.service.create` in an ordinary transaction, whose checks word every refusal, so a caller is told
 the same thing whichever path they took.
 
 Errors come in the order they have on every other route: credentials (401), reading the body (415/422), the
@@ -33,10 +33,12 @@ from starlette.datastructures import UploadFile
 from api.deps import Credentials, RequiredCredentials, forbid_extra_query, user_for
 from api.routes.incident_views import VARY, body_error, etag, incident_read, max_photo_bytes, summary
 from api.schemas.incidents import MAX_PHOTOS, IncidentCreate, IncidentCreated
-from gis import incident_report, incidents, permissions
+from gis.incidents import fast_create as incident_report
+from gis.incidents import service as incidents
+from gis.people import permissions
 from gis.errors import InvalidInput
 from gis.models import IncidentPhoto, User
-from gis.permissions import Action
+from gis.people.permissions import Action
 
 # The same prefix, tags and checks as api.routes.incidents; api.main includes this router first, so that the
 # routes are matched in the order they had when they were one module.

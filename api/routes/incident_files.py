@@ -1,9 +1,9 @@
 """Photos of incidents (add, list, serve with access checks) and the bulk import of historic incidents.
 
-Photos are checked by their content (``gis.photos``): JPEG, PNG, WebP or HEIC within the size limit, whatever
+Photos are checked by their content (``gis.incidents.photos``): JPEG, PNG, WebP or HEIC within the size limit, whatever
 the file name or declared type says; they are served only to callers who may read the whole case, with
 their stored type and ``nosniff``. The import takes a CSV or GeoJSON file and answers with the rows it
-refused; all or nothing by default (``gis.incident_import``).
+refused; all or nothing by default (``gis.incidents.bulk_import``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from api.deps import CurrentUser, SessionDep
 from api.routes.incident_views import body_error, full_view, load_incident, max_photo_bytes, photo_read
 from api.schemas.incidents import MAX_PHOTOS, Datum, ImportReport, PhotoRead, RefusedRow
-from gis import permissions
+from gis.people import permissions
 from gis.errors import Forbidden, InvalidInput, NotFound
-from gis.incident_import import import_incidents
+from gis.incidents.bulk_import import import_incidents
 from gis.models import IncidentPhoto
-from gis.permissions import Action
-from gis.photos import check_photo, photo_file, store_photo
+from gis.people.permissions import Action
+from gis.incidents.photos import check_photo, photo_file, store_photo
 
 router = APIRouter()  # included by api.routes.incidents, under its prefix, tags and checks
 MAX_IMPORT_BYTES = 512 * 1024 * 1024

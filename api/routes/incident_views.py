@@ -1,6 +1,6 @@
 """What a caller may see of an incident, and the response documents built from it.
 
-Who sees what is decided by ``gis.permissions`` (roles and reach) and ``gis.workflow`` (moves); this module
+Who sees what is decided by ``gis.people.permissions`` (roles and reach) and ``gis.incidents.workflow`` (moves); this module
 only applies them, for the REST routes and the Open311 facade alike. A caller whose role may read incidents
 sees full cases within reach (and their own reports); one whose role may only read exports (planners) gets
 the de-personalised view: no reporter, no free text, no address, no photos. Reporter details go to the
@@ -18,12 +18,14 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
 from api.schemas.incidents import IncidentRead, IncidentSummary, PhotoRead, ReporterRead
-from gis import incidents, permissions, workflow
+from gis.incidents import service as incidents
+from gis.people import permissions
+from gis.incidents import workflow
 from gis.errors import InvalidInput
-from gis.incident_query import IncidentFilter
+from gis.incidents.query import IncidentFilter
 from gis.models import Incident, IncidentPhoto, Status, User
-from gis.permissions import Action
-from gis.photos import DEFAULT_MAX_BYTES
+from gis.people.permissions import Action
+from gis.incidents.photos import DEFAULT_MAX_BYTES
 
 GEOJSON = "application/geo+json"
 # Headers whose value changes what a read shows (the view depends on who asks).

@@ -41,10 +41,11 @@ from api.schemas.incidents import (
     IncidentTransition,
     MarkDuplicate,
 )
-from gis import incidents, workflow
+from gis.incidents import service as incidents
+from gis.incidents import workflow
 from gis.errors import Forbidden, InvalidInput, NotFound
-from gis.incident_geojson import incidents_geojson
-from gis.incident_query import IncidentFilter, list_incidents
+from gis.incidents.geojson import incidents_geojson
+from gis.incidents.query import IncidentFilter, list_incidents
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Status, User
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[Depends(forbid_extra_query)])

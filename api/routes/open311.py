@@ -48,13 +48,14 @@ from api.schemas.open311 import (
     ServiceDefinition,
     ServiceRequest,
 )
-from gis import incidents, users
-from gis.categories import get_category, list_categories
+from gis.incidents import service as incidents
+from gis.people import users
+from gis.incidents.categories import get_category, list_categories
 from gis.errors import InvalidInput, NotFound, Unauthenticated, WanggeError
-from gis.incident_query import IncidentFilter, list_incidents
+from gis.incidents.query import IncidentFilter, list_incidents
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Source, Status, Team, User
 from gis.models.incidents import FINAL_STATUSES
-from gis.workcalendar import SHANGHAI
+from gis.incidents.work_calendar import SHANGHAI
 
 CHANGESET = "2026-03-01T00:00:00+08:00"  # when this endpoint's behaviour last changed
 DEFAULT_SPAN = timedelta(days=90)  # the spec's default window for GET requests

@@ -189,7 +189,7 @@ class IncidentTransition(Body):
     ] = []
 
     def data(self) -> dict[str, Any]:
-        """What ``gis.workflow.transition`` reads from ``data`` for this move."""
+        """What ``gis.incidents.workflow.transition`` reads from ``data`` for this move."""
         values = {"team_id": self.team_id, "deadline_at": self.deadline_at, "hours": self.hours}
         return {key: value for key, value in values.items() if value is not None}
 

@@ -3,7 +3,7 @@
 Real community boundaries of Jishou are not public. This script draws plausible ones from real division
 codes and real (approximate, AMap-geocoded) centre points, in ``source/`` (Vonng/adcode, CC BY 4.0). The
 SHAPES ARE SYNTHETIC; README.md says exactly how they are made. The output is deterministic: running the
-script twice gives byte-identical files, and tests/gis/test_sample_data.py checks that the committed files
+script twice gives byte-identical files, and tests/gis/seed/test_sample_data.py checks that the committed files
 are what :func:`build` produces.
 
     .venv/bin/python data/boundaries/make_jishou.py            # rewrites the two GeoJSON files
@@ -26,7 +26,7 @@ from shapely import affinity
 from shapely.geometry import MultiPoint, Polygon, box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from gis import crs
+from gis.spatial import crs
 
 HERE = Path(__file__).resolve().parent
 SOURCE_DIR = HERE / "source"

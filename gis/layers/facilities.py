@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gis.layers.base import BBox, FeaturePage, Field, Layer, Style
 from gis.models import Facility, FacilityType, Unit
-from gis.sharing import DEFAULT_RADIUS_M, sharing_select
+from gis.facilities.coverage import DEFAULT_RADIUS_M, sharing_select
 
 
 @dataclass(frozen=True)

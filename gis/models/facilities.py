@@ -11,7 +11,7 @@ database can enforce them:
   constraint ``ex_facility_booking_no_overlap`` makes two active overlapping exclusive bookings of one
   facility impossible, whatever code writes them;
 * **pooled** (spaces): bookings share the open spaces; their sum at any moment may not exceed
-  ``open_capacity``. A sum is not something a constraint can check, so ``gis.bookings`` serialises the
+  ``open_capacity``. A sum is not something a constraint can check, so ``gis.facilities.bookings`` serialises the
   bookings of one facility with a row lock (``SELECT … FOR UPDATE`` on the facility).
 
 Contact names and phones are personal data: they never leave through layers or exports.
@@ -157,7 +157,7 @@ class Facility(Base):
     open_share: Mapped[float] = mapped_column(Numeric(4, 3, asdecimal=False), default=1.0)
     open_capacity: Mapped[int] = mapped_column(
         Integer, Computed("floor(capacity * open_share)::integer", persisted=True))
-    opening_hours: Mapped[str] = mapped_column(Text)  # canonical text, see gis.opening_hours
+    opening_hours: Mapped[str] = mapped_column(Text)  # canonical text, see gis.facilities.opening_hours
     open_hours_week: Mapped[float] = mapped_column(Float)  # derived from opening_hours when written
     holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), default=list)  # closed all day
     booking_required: Mapped[bool] = mapped_column(default=True)

@@ -40,7 +40,7 @@ MAX_DESCRIPTION = 4000
 
 
 class Status(enum.StrEnum):
-    """Where a case stands in the handling cycle (see ``gis.workflow`` for the moves between them)."""
+    """Where a case stands in the handling cycle (see ``gis.incidents.workflow`` for the moves between them)."""
 
     reported = "reported"  # 上报
     registered = "registered"  # 立案

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.cli.runtime import console, err_console
-from gis.crs import InputDatum, convert_geometry
+from gis.spatial.crs import InputDatum, convert_geometry
 from gis.models import AdminArea, Compound
 from tests.common import (
     COMMUNITIES,

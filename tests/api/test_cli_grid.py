@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from gis.models import GridCell
 from tests.conftest import Cli
-from tests.gis.test_grid_store import L_CODE, METRIC, SQUARE_CODE, add_two_communities, cells_of, rect
+from tests.gis.areas.test_grid_store import L_CODE, METRIC, SQUARE_CODE, add_two_communities, cells_of, rect
 
 
 def write_grid(path: Path, rows: list[tuple[object, Polygon]], *, crs: int | None = METRIC) -> Path:

@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis import incidents, workflow
-from gis.categories import CATEGORIES_FILE
+from gis.incidents import service as incidents
+from gis.incidents import workflow
+from gis.incidents.categories import CATEGORIES_FILE
 from gis.models import Category, Incident, IncidentEvent
-from gis.workcalendar import SHANGHAI
+from gis.incidents.work_calendar import SHANGHAI
 from tests.gis.conftest import INSIDE_A, StreetWorld, build_street_world
 
 

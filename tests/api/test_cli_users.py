@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis import users
+from gis.people import users
 from gis.models import Team, User
 from tests.common import QIANZHOU, ZHENXI
 from tests.factories import WORLD_CELLS, add_world

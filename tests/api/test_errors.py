@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 from api.deps import token_config
 from api.errors import DATABASE_UNAVAILABLE, STATUS, error_body, status_for
 from api.main import create_app
-from gis import errors, security
+from gis import errors
+from gis.people import security
 from gis.errors import Problem, ValidationFailed
 from gis.settings import Settings
 

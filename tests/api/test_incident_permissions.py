@@ -2,7 +2,7 @@
 
 The case lives in community A, which the subdistrict team answers for: ``officer`` is of that team,
 ``officer_b`` of the team of community B only; ``staff`` is community staff of A, ``staff_b`` of B. The table
-below is the specification (it is written out, not derived from ``gis.permissions``): a change of the rules
+below is the specification (it is written out, not derived from ``gis.people.permissions``): a change of the rules
 must change it on purpose. Every refusal is a 401 or a 403 whose body says why.
 """
 
@@ -17,9 +17,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from gis import incidents, workflow
+from gis.incidents import service as incidents
+from gis.incidents import workflow
 from gis.models import Incident, PhotoKind, Role, User
-from gis.photos import store_photo
+from gis.incidents.photos import store_photo
 from gis.settings import Settings
 from tests.gis.conftest import COMMUNITY_B, INSIDE_A, StreetWorld, street_world
 

@@ -20,7 +20,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
+from gis.spatial.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gis.models import Incident, IncidentEvent, IncidentPhoto, User
 from tests.gis.conftest import BOX_A, COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld, street_world
 
@@ -691,7 +691,7 @@ def test_an_import_of_another_kind_of_file_is_refused(client, as_user) -> None:
 def test_a_grid_worker_reads_the_cases_of_their_cells_and_their_own_reports_only(
     client, as_user, street_world, db
 ) -> None:
-    from gis.users import assign_cells
+    from gis.people.users import assign_cells
 
     worker = street_world.grid_worker
     assign_cells(db, worker, [f"{COMMUNITY_A}002"])

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.routes.ogc import CONFORMANCE, MAX_LIMIT
-from gis import users
+from gis.people import users
 from gis.layers import registry
 from gis.models import Role
 from gis.settings import Settings

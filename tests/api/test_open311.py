@@ -23,7 +23,7 @@ from georeport import GeoReport
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis import users
+from gis.people import users
 from gis.models import Incident, User
 from tests.api.test_incidents_api import image
 from tests.gis.conftest import COMMUNITY_A, INSIDE_A, INSIDE_B, StreetWorld, street_world
@@ -201,7 +201,7 @@ def test_anonymous_reads_get_the_public_view_and_a_key_the_owner_view(server, ke
 
 
 def test_status_deadline_and_closing_show_through_georeport(server, key, db, street_world) -> None:
-    from gis import workflow
+    from gis.incidents import workflow
 
     public_id = _filed(server, key("grid_worker"))
     incident = db.scalar(select(Incident).where(Incident.public_id == public_id))
@@ -220,7 +220,7 @@ def test_status_deadline_and_closing_show_through_georeport(server, key, db, str
 
 
 def test_requests_are_filtered_by_status_service_code_ids_and_dates(server, key, db, street_world) -> None:
-    from gis import workflow
+    from gis.incidents import workflow
 
     worker = key("grid_worker")
     stall, shed, other = (_filed(server, worker), _filed(server, worker, service_code="06001"),

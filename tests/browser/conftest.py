@@ -32,8 +32,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
-from gis import migrate, users
-from gis.categories import load_categories
+from gis import migrate
+from gis.people import users
+from gis.incidents.categories import load_categories
 from gis.db import make_engine, normalise_url
 from gis.models import GridCell, Incident
 from gis.settings import Settings

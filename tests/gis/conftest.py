@@ -17,11 +17,13 @@ import pytest
 from shapely.geometry import box
 from sqlalchemy.orm import Session
 
-from gis import incidents, users, workflow
-from gis.incident_geojson import incidents_geojson
-from gis.incident_query import IncidentFilter
+from gis.incidents import service as incidents
+from gis.people import users
+from gis.incidents import workflow
+from gis.incidents.geojson import incidents_geojson
+from gis.incidents.query import IncidentFilter
 from gis.models import GridCell, Incident, Role, Team, User
-from gis.workcalendar import WorkCalendar
+from gis.incidents.work_calendar import WorkCalendar
 from tests.common import CITY, QIANZHOU, area
 from tests.factories import insert_areas
 

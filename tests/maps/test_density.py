@@ -13,8 +13,8 @@ import pytest
 from shapely.geometry import box
 from sqlalchemy.orm import Session
 
-from gis import incidents
-from gis.categories import load_categories
+from gis.incidents import service as incidents
+from gis.incidents.categories import load_categories
 from gis.layers import Field, Layer, Style
 from gis.layers.incidents import IncidentDensityLayer
 from maps.assets import external_urls, local_map, render

@@ -7,7 +7,7 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.compounds import CompoundFeature, write_compounds
+from gis.areas.compounds import CompoundFeature, write_compounds
 from gis.layers.areas import CompoundLayer
 from gis.models import Compound
 

@@ -1,0 +1,192 @@
+"""The common report in one statement: the HTTP create's fast path.
+
+A valid point inside a community, a usable category, no photos, no Idempotency-Key, a caller known by id:
+one statement checks the reporter (still active, in a role that may report), locates the point, inserts the
+case and its 'report' event, and finds its possible duplicates: one round trip instead of about ten. It
+writes nothing when any of that fails; the caller then takes :func:`gis.incidents.service.create`, which words the
+refusal (or accepts a point a few metres outside a community).
+
+It runs on the driver's connection, prepared, and its row becomes plain model objects without the ORM's
+result machinery: on a 2-core machine the ORM path cost 1.7–2.0 ms of Python per create and this one
+0.5–0.6 ms (``bench/bench_incidents.py``); PostgreSQL's part is its cached plan (see ``gis.db.make_engine``).
+
+:func:`gis.incidents.service.create` itself stays on the ORM's insert: its case is then the session's own new object,
+which a later failed flush in the same session takes out of the session with its values intact (SQLAlchemy's
+rule for objects it inserted); a case read back from a statement would be expired instead, and reading it
+after such a failure would need the database. The HTTP create route, whose session does nothing else, takes
+:func:`report_as`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from geoalchemy2 import WKBElement
+from sqlalchemy import inspect
+from sqlalchemy.orm import Mapper, Session, configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
+
+from gis.spatial.crs import InputDatum
+from gis.db import driver_connection
+from gis.errors import InvalidInput
+from gis.incidents.service import (
+    _METRES_PER_DEGREE,
+    DUPLICATE_RADIUS_M,
+    FUTURE_TOLERANCE,
+    MAX_ADDRESS,
+    PUBLIC_ID_PREFIX,
+    Created,
+    _to_wgs84,
+    check_coordinate,
+    check_text,
+    in_range,
+    parse_source,
+)
+from gis.models import SRID, AdminLevel, Category, Incident, Source, Status, User
+from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
+from gis.people.permissions import PERMISSIONS, Action
+from gis.incidents.work_calendar import SHANGHAI
+
+T = TypeVar("T")
+
+_FINAL_SQL = ", ".join(f"'{s.value}'" for s in sorted(FINAL_STATUSES))  # our constants, not user input
+REPORTER_ROLES = sorted(role.value for role in PERMISSIONS[Action.incident_create])
+
+
+def _columns(model: type, alias: str) -> str:
+    return ", ".join(f"ST_AsEWKB({alias}.{c.name}) AS {c.name}" if c.name == "location" else f"{alias}.{c.name}"
+                     for c in model.__table__.c)  # type: ignore[attr-defined]
+
+
+# Every value is a bound parameter (psycopg's %(name)s); the column lists come from the models. Possible
+# duplicates are first the cases near the point (``near`` is MATERIALIZED so that the location index alone
+# finds them), then those of the category still open: left to itself, the statement's generic plan also
+# scans the category index, which grows with the table. The result: the case (rank 0), then its possible
+# duplicates nearest first, each row with the category and the caller.
+STATEMENT = f"""
+WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {SRID}) AS g),
+caller AS (SELECT * FROM app_user WHERE id = %(reporter)s AND is_active AND role = ANY(%(roles)s)),
+cat AS (SELECT * FROM category WHERE code = %(category)s AND active),
+community AS (
+    SELECT a.code, a.parent_code FROM admin_area a, pt
+    WHERE a.valid_to IS NULL AND a.level = '{AdminLevel.community.value}' AND ST_Intersects(a.geom, pt.g)
+    ORDER BY a.code LIMIT 1),
+drawn AS (SELECT nextval(pg_get_serial_sequence('incident', 'id')) AS id FROM caller, community, cat),
+ins AS (
+    INSERT INTO incident (id, public_id, category_code, description, location, address, source, reporter_id,
+                          cell_code, community_code, subdistrict_code, team_id, status, version, reported_at)
+    SELECT drawn.id, %(prefix)s || lpad(drawn.id::text, greatest(6, length(drawn.id::text)), '0'), %(category)s,
+           %(description)s, pt.g, %(address)s, %(source)s, %(reporter)s,
+           (SELECT g.code FROM grid_cell g WHERE g.community_code = community.code AND ST_Intersects(g.geom, pt.g)
+            ORDER BY g.code LIMIT 1),
+           community.code, community.parent_code,
+           (SELECT t.team_id FROM team_jurisdiction t WHERE t.area_code IN (community.code, community.parent_code)
+            ORDER BY CASE WHEN t.area_code = community.code THEN 0 ELSE 1 END, t.team_id LIMIT 1),
+           '{Status.reported.value}', 1, %(reported_at)s
+    FROM drawn, community, pt
+    RETURNING *),
+event AS (
+    INSERT INTO incident_event (incident_id, actor_id, at, action, from_status, to_status, data)
+    SELECT ins.id, %(reporter)s, %(now)s, 'report', NULL, '{Status.reported.value}', CAST(%(event_data)s AS jsonb)
+    FROM ins),
+near AS MATERIALIZED (
+    SELECT i.* FROM incident i, pt WHERE %(radius)s > 0 AND ST_DWithin(i.location, pt.g, %(margin)s)),
+found AS (
+    SELECT 0 AS rank, 0.0 AS metres, ins.* FROM ins
+    UNION ALL
+    SELECT 1, ST_Distance(near.location::geography, pt.g::geography), near.* FROM near, pt
+    WHERE EXISTS (SELECT FROM ins) AND near.category_code = %(category)s AND near.status NOT IN ({_FINAL_SQL})
+      AND ST_DWithin(near.location::geography, pt.g::geography, %(radius)s))
+SELECT {_columns(Incident, "found")}, {_columns(Category, "cat")}, {_columns(User, "caller")}
+FROM found, cat, caller
+ORDER BY found.rank, found.metres, found.id
+"""
+
+
+def _attribute_keys(model: type) -> list[str]:
+    """The mapped attribute of each table column, in the table's (the statement's) column order."""
+    mapper: Mapper[Any] = inspect(model)
+    return [mapper.get_property_by_column(c).key for c in model.__table__.c]  # type: ignore[attr-defined]
+
+
+# Building objects by hand needs the mappers set up, which the ORM otherwise does on its first query: in a
+# fresh server process the first create may come before any.
+configure_mappers()
+_INCIDENT_KEYS, _CATEGORY_KEYS, _USER_KEYS = (_attribute_keys(m) for m in (Incident, Category, User))
+_LOCATION = _INCIDENT_KEYS.index("location")
+
+
+def _loaded(model: type[T], keys: Sequence[str], values: Sequence[Any], **related: object) -> T:
+    """A ``model`` object for a row already in the database, detached, as if loaded by a session since
+    closed: its columns read without a session, and added to a session it is the stored row (an update, never
+    an insert). Built as the ORM's loader builds objects (a new instance, the values into its dict), without
+    the loader's per-column machinery."""
+    instance: T = manager_of_class(model).new_instance()
+    instance.__dict__.update(zip(keys, values, strict=True), **related)
+    make_transient_to_detached(instance)
+    return instance
+
+
+def report_as(
+    session: Session,
+    *,
+    user_id: int,
+    category_code: str,
+    lon: object,
+    lat: object,
+    datum: InputDatum | str = InputDatum.wgs84,
+    description: str | None = "",
+    address: str | None = None,
+    source: Source | str = Source.patrol,
+    reported_at: datetime | None = None,
+    duplicate_radius_m: float = DUPLICATE_RADIUS_M,
+    now: datetime | None = None,
+) -> tuple[User, Created] | None:
+    """The common report by a signed-in user known so far only by id (a verified token's subject): the
+    user and the report, from one statement that also checks, now, that the user is active and in a role
+    that may report. Same meaning of every argument as :func:`gis.incidents.service.create`; no photos, no
+    Idempotency-Key. Runs in ``session``'s transaction (or, on an autocommit engine, commits on its own).
+
+    The objects returned are detached (not in ``session``), as if loaded and the session closed.
+    None, with nothing written, whenever anything is off (the user, the category, the point, any field):
+    the caller then looks the user up and calls :func:`gis.incidents.service.create`, which raises the precise error."""
+    now = now or datetime.now(UTC)
+    reported = reported_at or now
+    try:
+        code = str(category_code).strip() if category_code is not None else ""
+        text_value = check_text(description, "description", MAX_DESCRIPTION)
+        address_value = check_text(address, "address", MAX_ADDRESS).strip() or None
+        source_value = parse_source(source)
+        x, y = check_coordinate(lon, "lon"), check_coordinate(lat, "lat")
+        if not code or not in_range(x, y) or reported.tzinfo is None or reported > now + FUTURE_TOLERANCE:
+            return None
+        wx, wy = (x, y) if datum == InputDatum.wgs84 else _to_wgs84(x, y, datum)
+    except InvalidInput:
+        return None
+    margin_deg = duplicate_radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(wy)), 0.01)) * 1.01
+    rows = driver_connection(session).execute(STATEMENT, {
+        "lon": wx, "lat": wy, "category": code, "prefix": f"{PUBLIC_ID_PREFIX}-{reported.astimezone(SHANGHAI).year}-",
+        "description": text_value, "address": address_value, "source": source_value.value, "reporter": user_id,
+        "roles": REPORTER_ROLES, "reported_at": reported, "now": now,
+        "event_data": json.dumps({"source": source_value.value, "datum": str(datum)}),
+        "radius": duplicate_radius_m, "margin": margin_deg,
+    }, prepare=True).fetchall()
+    if not rows:
+        return None
+    n_incident, n_category = len(_INCIDENT_KEYS), len(_CATEGORY_KEYS)
+    first = rows[0]
+    category = _loaded(Category, _CATEGORY_KEYS, first[n_incident : n_incident + n_category])
+    user = _loaded(User, _USER_KEYS, first[n_incident + n_category :])
+    found = [
+        _loaded(Incident, _INCIDENT_KEYS, row[:n_incident],
+                location=WKBElement(row[_LOCATION], srid=SRID, extended=True),  # as the ORM gives it
+                category=category)  # it came in the same row: no lazy load when a reader asks for it
+        for row in rows
+    ]
+    # The caller's own time, as create returns it (the database's copy is the same instant).
+    found[0].__dict__["reported_at"] = reported
+    return user, Created(found[0], found[1:])

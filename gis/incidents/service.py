@@ -1,0 +1,416 @@
+"""Incident services: report a case (located in the same transaction), find it, find its duplicates.
+
+The state machine is ``gis.incidents.workflow``, lists and GeoJSON are ``gis.incidents.query``, bulk loading is
+``gis.incidents.bulk_import``, photos are ``gis.incidents.photos``. Services flush, never commit.
+
+Public ids read ``JS-2026-000123``: prefix, year of the report (Beijing time), then the internal id padded to
+six digits. People quote them on the 12345 hotline and write them on paper, which a UUID defeats; they are
+not secrets (who may read a case is decided by jurisdiction, not by guessing ids). The number runs across
+years, so ``JS-2027-000124`` may follow ``JS-2026-000123``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from geoalchemy2 import Geography
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import case, cast, func, literal, select, text
+from sqlalchemy.orm import Session
+
+from gis.incidents.categories import usable_category
+from gis.spatial.crs import InputDatum, convert
+from gis.errors import InvalidInput, NotFound
+from gis.models import (
+    SRID,
+    AdminArea,
+    AdminLevel,
+    GridCell,
+    IdempotencyKey,
+    Incident,
+    IncidentEvent,
+    PhotoKind,
+    Source,
+    Status,
+    TeamJurisdiction,
+    User,
+)
+from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
+from gis.people.permissions import Action, require
+from gis.incidents.photos import DEFAULT_MAX_BYTES, MAX_PHOTOS_PER_INCIDENT, CheckedPhoto, check_photo, store_photo
+from gis.incidents.work_calendar import SHANGHAI
+from gis.incidents.workflow import transition
+
+PUBLIC_ID_PREFIX = "JS"  # Jishou (吉首)
+DUPLICATE_RADIUS_M = 50.0
+# A point this close to a community but in none is taken to be in the nearest one: phone GPS is good to a
+# few metres, and digitised boundaries leave hairline gaps between neighbours.
+EDGE_TOLERANCE_M = 5.0
+MAX_ADDRESS = 200
+MAX_IDEMPOTENCY_KEY = 128
+# Reports from a phone whose clock runs a little fast are fine; a report dated tomorrow is a mistake.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+_METRES_PER_DEGREE = 111_320.0
+
+
+def public_id(incident_id: int, reported_at: datetime) -> str:
+    return f"{PUBLIC_ID_PREFIX}-{reported_at.astimezone(SHANGHAI).year}-{incident_id:06d}"
+
+
+# -- checking input -------------------------------------------------------------------------------------
+def check_coordinate(value: object, field_name: str) -> float:
+    """``value`` as a finite float; InvalidInput naming ``field_name`` otherwise (range is checked later)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{field_name}: not a number ({value!r})") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{field_name}: must be a finite number of degrees, not {value!r}")
+    return number
+
+
+def in_range(lon: float, lat: float) -> bool:
+    return -180 <= lon <= 180 and -90 <= lat <= 90
+
+
+def range_message(lon: float, lat: float) -> str:
+    if not -180 <= lon <= 180:
+        return f"lon: {lon} is outside [-180, 180]"
+    return f"lat: {lat} is outside [-90, 90]"
+
+
+def swapped_message(lon: float, lat: float) -> str:
+    return (f"({lon}, {lat}) looks like latitude and longitude swapped: ({lat}, {lon}) is inside "
+            "a community; send longitude first")
+
+
+def outside_message(lon: float, lat: float, nearest_name: str, nearest_code: str, distance_m: float) -> str:
+    distance = f"{distance_m:,.0f}" if distance_m >= 1 else f"{distance_m:.1f}"
+    return (f"({lon:.6f}, {lat:.6f}) is outside every community; the nearest is {nearest_name} "
+            f"({nearest_code}), {distance} m away")
+
+
+def check_text(value: str | None, field_name: str, limit: int) -> str:
+    """Text as given (HTML and all: it is stored and returned as plain text, never interpreted)."""
+    text_value = "" if value is None else str(value)
+    if len(text_value) > limit:
+        raise InvalidInput(f"{field_name}: {len(text_value)} characters is more than {limit}")
+    if "\x00" in text_value:
+        raise InvalidInput(f"{field_name}: contains a NUL character")
+    return text_value
+
+
+def parse_source(value: Source | str) -> Source:
+    try:
+        return Source(value)
+    except ValueError:
+        raise InvalidInput(f"source: unknown source {value!r}; one of {', '.join(Source)}") from None
+
+
+# -- locating -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Location:
+    """Where a point falls: its cell (None where no grid is built), community, subdistrict and team."""
+
+    community_code: str
+    community_name: str
+    subdistrict_code: str | None
+    cell_code: str | None
+    team_id: int | None
+
+
+def _point(lon: float, lat: float):  # type: ignore[no-untyped-def]
+    return func.ST_SetSRID(func.ST_MakePoint(literal(lon), literal(lat)), SRID)
+
+
+def _current_communities():  # type: ignore[no-untyped-def]
+    return select(AdminArea).where(AdminArea.valid_to.is_(None), AdminArea.level == AdminLevel.community.value)
+
+
+def locate(session: Session, lon: float, lat: float, *, tolerance_m: float = 0.0) -> Location | None:
+    """The community (lowest code on a shared edge), cell, subdistrict and responsible team of a WGS84 point.
+
+    The team is the one whose jurisdiction lists the community, else one that lists its subdistrict (the
+    most specific wins; lowest id among equals). A point in no community but within ``tolerance_m`` metres
+    of one (GPS noise, hairline gaps between digitised boundaries) goes to the nearest community and its
+    nearest cell. None when the point is in no current community and not that close to one."""
+    point = _point(lon, lat)
+    located = _located(session, point, func.ST_Intersects(AdminArea.geom, point), exact=True)
+    if located is not None or tolerance_m <= 0:
+        return located
+    nearest = nearest_community(session, lon, lat)
+    if nearest is None or nearest[2] > tolerance_m:
+        return None
+    return _located(session, point, AdminArea.code == nearest[0], exact=False)
+
+
+def _located(session: Session, point: Any, community_where: Any, *, exact: bool) -> Location | None:
+    community = (
+        _current_communities()
+        .where(community_where)
+        .order_by(AdminArea.code)
+        .limit(1)
+        .subquery()
+    )
+    in_community = select(GridCell.code).where(GridCell.community_code == community.c.code)
+    cell = (
+        in_community.where(func.ST_Intersects(GridCell.geom, point)).order_by(GridCell.code)
+        if exact else in_community.order_by(GridCell.geom.op("<->")(point), GridCell.code)
+    ).limit(1).scalar_subquery()
+    team = responsible_team(community.c.code, community.c.parent_code)
+    row = session.execute(select(community.c.code, community.c.name, community.c.parent_code, cell, team)).first()
+    if row is None:
+        return None
+    return Location(community_code=row[0], community_name=row[1], subdistrict_code=row[2], cell_code=row[3],
+                    team_id=row[4])
+
+
+def responsible_team(community_code: Any, subdistrict_code: Any) -> Any:
+    """SQL: the id of the team answering for a community — one listing the community itself, else one listing
+    its subdistrict; the lowest id among equals. Correlates with the columns it is given."""
+    return (
+        select(TeamJurisdiction.team_id)
+        .where(TeamJurisdiction.area_code.in_([community_code, subdistrict_code]))
+        .order_by(case((TeamJurisdiction.area_code == community_code, 0), else_=1), TeamJurisdiction.team_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def nearest_community(session: Session, lon: float, lat: float) -> tuple[str, str, float] | None:
+    """(code, name, metres) of the current community nearest to a point, on the ellipsoid."""
+    point = _point(lon, lat)
+    # The index orders by planar degrees; re-rank a few candidates by true distance.
+    candidates = (
+        _current_communities()
+        .order_by(AdminArea.geom.op("<->")(point))
+        .limit(5)
+        .subquery()
+    )
+    metres = func.ST_Distance(cast(candidates.c.geom, Geography), cast(point, Geography))
+    row = session.execute(
+        select(candidates.c.code, candidates.c.name, metres).order_by(metres, candidates.c.code).limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1], float(row[2]))
+
+
+def resolve_location(
+    session: Session,
+    lon: object,
+    lat: object,
+    datum: InputDatum | str = InputDatum.wgs84,
+    *,
+    edge_tolerance_m: float = EDGE_TOLERANCE_M,
+) -> tuple[float, float, Location]:
+    """Check a lon/lat pair as a person sent it, convert it to WGS84 and locate it (a point within
+    ``edge_tolerance_m`` of a community counts as in it: see :func:`locate`).
+
+    Raises InvalidInput naming the field: not a number, NaN/Infinity, out of range, apparently swapped
+    (swapping puts it inside a community), or outside every community (naming the nearest one and its
+    distance in metres)."""
+    x, y = check_coordinate(lon, "lon"), check_coordinate(lat, "lat")
+    if not in_range(x, y):
+        if in_range(y, x) and _locate_in(session, y, x, datum) is not None:
+            raise InvalidInput(f"lon/lat: {swapped_message(x, y)}")
+        raise InvalidInput(range_message(x, y))
+    wx, wy = _to_wgs84(x, y, datum)
+    location = locate(session, wx, wy, tolerance_m=edge_tolerance_m)
+    if location is not None:
+        return wx, wy, location
+    if in_range(y, x) and _locate_in(session, y, x, datum) is not None:
+        raise InvalidInput(f"lon/lat: {swapped_message(x, y)}")
+    nearest = nearest_community(session, wx, wy)
+    if nearest is None:
+        raise InvalidInput("location: no community boundaries are loaded; load boundaries before reporting")
+    raise InvalidInput(f"location: {outside_message(wx, wy, nearest[1], nearest[0], nearest[2])}")
+
+
+def _to_wgs84(lon: float, lat: float, datum: InputDatum | str) -> tuple[float, float]:
+    wx, wy = convert(lon, lat, datum, InputDatum.wgs84)
+    return float(wx), float(wy)  # type: ignore[arg-type]
+
+
+def _locate_in(session: Session, lon: float, lat: float, datum: InputDatum | str) -> Location | None:
+    return locate(session, *_to_wgs84(lon, lat, datum))
+
+
+# -- creating -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Created:
+    """The outcome of a report: the case, open cases of its category nearby, and whether it was replayed."""
+
+    incident: Incident
+    duplicates: list[Incident] = field(default_factory=list)
+    replayed: bool = False  # True: the Idempotency-Key was seen before; ``incident`` is the first result
+
+
+def create(
+    session: Session,
+    *,
+    category_code: str,
+    lon: object = None,
+    lat: object = None,
+    datum: InputDatum | str = InputDatum.wgs84,
+    description: str | None = "",
+    address: str | None = None,
+    source: Source | str = Source.patrol,
+    reporter: User | None = None,
+    reported_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    photos: Sequence[bytes] = (),
+    photo_dir: Path | None = None,
+    max_photo_bytes: int = DEFAULT_MAX_BYTES,
+    duplicate_radius_m: float = DUPLICATE_RADIUS_M,
+    edge_tolerance_m: float = EDGE_TOLERANCE_M,
+    now: datetime | None = None,
+) -> Created:
+    """Report a case: check everything, locate it, store it with a ``report`` event and its photos; flush.
+
+    Without ``lon``/``lat`` the position comes from the first photo with EXIF GPS (WGS84). ``photos`` are
+    raw bytes of 'before' photos (at most six), stored under ``photo_dir`` (default: settings.photo_dir).
+    With ``idempotency_key`` and a ``reporter``, a repeated call returns the first result (``replayed``)
+    and creates nothing; concurrent repeats wait for each other. ``duplicates`` lists open cases of the
+    same category within ``duplicate_radius_m`` metres, nearest first: the caller may merge them
+    (:func:`mark_duplicate`). A point within ``edge_tolerance_m`` metres of a community counts as in it.
+    Raises InvalidInput naming the field for any bad input; nothing is written.
+    """
+    now = now or datetime.now(UTC)
+    if reporter is not None:
+        require(reporter, Action.incident_create)
+    if idempotency_key is not None:
+        key = check_text(idempotency_key.strip(), "Idempotency-Key", MAX_IDEMPOTENCY_KEY)
+        if reporter is None:
+            raise InvalidInput("Idempotency-Key: needs a signed-in reporter (keys are kept per user)")
+        # Two requests with one key: the second waits here until the first commits, then finds its row.
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{reporter.id}:{key}", 0))))
+        seen = session.get(IdempotencyKey, (reporter.id, key))
+        if seen is not None:
+            first = get_or_raise(session, seen.incident_id)
+            return Created(first, find_duplicates(session, first, radius_m=duplicate_radius_m), replayed=True)
+
+    category = usable_category(session, category_code)
+    text_value = check_text(description, "description", MAX_DESCRIPTION)
+    address_value = check_text(address, "address", MAX_ADDRESS).strip() or None
+    source_value = parse_source(source)
+    reported = reported_at or now
+    if reported.tzinfo is None:
+        raise InvalidInput("reported_at: give a time zone (e.g. 2026-03-02T09:30:00+08:00)")
+    if reported > now + FUTURE_TOLERANCE:
+        raise InvalidInput(f"reported_at: {reported.isoformat()} is in the future")
+    if len(photos) > MAX_PHOTOS_PER_INCIDENT:
+        raise InvalidInput(f"photos: {len(photos)} photos; at most {MAX_PHOTOS_PER_INCIDENT} per incident")
+    checked = [check_photo(p, max_bytes=max_photo_bytes, name=f"photos[{i}]") for i, p in enumerate(photos)]
+    if lon is None and lat is None:
+        lon, lat, datum = *_position_from(checked), InputDatum.wgs84
+    elif lon is None or lat is None:
+        raise InvalidInput(f"{'lon' if lon is None else 'lat'}: required with {'lat' if lon is None else 'lon'}")
+    wx, wy, where = resolve_location(session, lon, lat, datum, edge_tolerance_m=edge_tolerance_m)
+
+    incident_id = int(session.execute(text("SELECT nextval(pg_get_serial_sequence('incident', 'id'))")).scalar_one())
+    incident = Incident(
+        id=incident_id, public_id=public_id(incident_id, reported), category=category, description=text_value,
+        location=from_shape(Point(wx, wy), srid=SRID), address=address_value,
+        source=source_value.value, reporter_id=reporter.id if reporter else None, cell_code=where.cell_code,
+        community_code=where.community_code, subdistrict_code=where.subdistrict_code, team_id=where.team_id,
+        status=Status.reported.value, reported_at=reported,
+    )
+    event = IncidentEvent(
+        incident=incident, actor_id=incident.reporter_id, at=now, action="report", from_status=None,
+        to_status=Status.reported.value, data={"source": source_value.value, "datum": str(datum)},
+    )
+    session.add_all([incident, event])
+    session.flush()
+    if idempotency_key is not None and reporter is not None:
+        session.add(IdempotencyKey(user_id=reporter.id, key=key, incident_id=incident_id))
+    for photo in checked:
+        store_photo(session, incident=incident, photo=photo, photo_dir=photo_dir or _default_photo_dir(),
+                    kind=PhotoKind.before, uploader=reporter, event=event)
+    session.flush()
+    return Created(incident, find_duplicates(session, incident, radius_m=duplicate_radius_m))
+
+
+def _position_from(photos: Sequence[CheckedPhoto]) -> tuple[float, float]:
+    for photo in photos:
+        if photo.location is not None:
+            return photo.location
+    raise InvalidInput("lon/lat: required (or send a photo that carries its GPS position)")
+
+
+def _default_photo_dir() -> Path:
+    from gis.settings import get_settings
+
+    return get_settings().photo_dir
+
+
+# -- finding --------------------------------------------------------------------------------------------
+def get(session: Session, incident_id: int) -> Incident | None:
+    return session.get(Incident, incident_id)
+
+
+def get_or_raise(session: Session, ref: int | str) -> Incident:
+    """The incident with internal id ``ref`` (int or digits) or public id ``ref`` (JS-2026-000123);
+    NotFound otherwise."""
+    incident: Incident | None
+    if isinstance(ref, int) or str(ref).strip().isdigit():
+        incident = session.get(Incident, int(ref))
+    else:
+        incident = session.scalar(select(Incident).where(Incident.public_id == str(ref).strip().upper()))
+    if incident is None:
+        raise NotFound(f"no incident {ref!r}")
+    return incident
+
+
+def find_duplicates(session: Session, incident: Incident, *, radius_m: float = DUPLICATE_RADIUS_M) -> list[Incident]:
+    """Open cases (not final) of the same category within ``radius_m`` metres of ``incident``, nearest
+    first, the case itself and its own merged duplicates excluded."""
+    if radius_m <= 0:
+        return []
+    point = select(Incident.location).where(Incident.id == incident.id).scalar_subquery()
+    lat = session.scalar(select(func.ST_Y(point))) or 0.0
+    # A degree of longitude is the shorter one; a margin in its units keeps the index prefilter generous.
+    margin_deg = radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01)) * 1.01
+    metres = func.ST_Distance(cast(Incident.location, Geography), cast(point, Geography))
+    query = (
+        select(Incident)
+        .where(
+            Incident.id != incident.id,
+            Incident.category_code == incident.category_code,
+            Incident.status.not_in([s.value for s in FINAL_STATUSES]),
+            func.ST_DWithin(Incident.location, point, margin_deg),
+            func.ST_DWithin(cast(Incident.location, Geography), cast(point, Geography), radius_m),
+        )
+        .order_by(metres, Incident.id)
+    )
+    return list(session.scalars(query))
+
+
+def mark_duplicate(
+    session: Session,
+    *,
+    incident: Incident,
+    of: Incident,
+    actor: User,
+    expected_version: int,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Incident:
+    """Merge ``incident`` into ``of`` (or into the case ``of`` was itself merged into): ``incident`` becomes
+    'duplicate' with ``duplicate_of`` set, and ``of.duplicates`` lists it. Later updates of the duplicate go
+    to the original (``Incident.canonical``; ``workflow.transition`` refuses with IsDuplicate). Returns the
+    original. Same checks as :func:`gis.incidents.workflow.transition`; InvalidInput when merging a case into itself.
+    """
+    original = of.canonical
+    if original.id == incident.id:
+        raise InvalidInput(f"of: {incident.public_id} cannot be a duplicate of itself")
+    transition(
+        session, incident=incident, to="mark_duplicate", actor=actor, note=note, expected_version=expected_version,
+        data={"original_id": original.id, "original": original.public_id}, now=now,
+    )
+    session.refresh(original, ["duplicates"])
+    return original
