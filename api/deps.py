@@ -40,11 +40,9 @@ from fastapi.security import APIKeyHeader, APIKeyQuery, OAuth2PasswordBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.people import permissions
-from gis.people import security
-from gis.people import users
 from gis.errors import Unauthenticated
 from gis.models import User
+from gis.people import permissions, security, users
 from gis.people.permissions import Action
 from gis.settings import Settings
 

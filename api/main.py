@@ -11,7 +11,8 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from api.errors import install_error_handlers
 from api.routes import auth, categories, exports, facilities, incident_create, incidents, layers, ogc, open311, pages
-from gis.db import make_engine, make_sessionmaker, resolve_database_url
+from gis.cluster import resolve_database_url
+from gis.db import make_engine, make_sessionmaker
 from gis.settings import Settings, get_settings
 
 

@@ -31,7 +31,8 @@ from sqlalchemy.engine import make_url
 import bench
 from bench import BENCHMARKS, BenchContext, Row
 from gis import migrate
-from gis.db import LocalCluster, make_engine, make_sessionmaker, normalise_url
+from gis.cluster import LocalCluster
+from gis.db import make_engine, make_sessionmaker, normalise_url
 from gis.settings import PROJECT_ROOT, Settings
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"

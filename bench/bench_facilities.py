@@ -21,12 +21,12 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from bench import BenchContext, Row, benchmark, timed
-from gis.spatial.crs import JISHOU_METRIC, from_metric
+from gis.facilities.coverage import DEFAULT_RADIUS_M
 from gis.facilities.service import with_check_character
 from gis.layers.base import BBox
 from gis.layers.facilities import FacilitySharingLayer
 from gis.models import Booking, Facility, FacilityType, GridCell, Unit
-from gis.facilities.coverage import DEFAULT_RADIUS_M
+from gis.spatial.crs import JISHOU_METRIC, from_metric
 
 CENTRE_M = (374_400.0, 3_132_350.0)  # EPSG:4546 metres: Jishou, about 109.72°E, 28.30°N
 VIEW_M = (2_000.0, 1_200.0)  # a desktop map view at zoom 16, about 240 of the city's 100 m cells

@@ -19,8 +19,7 @@ from sqlalchemy import delete, text
 
 from bench import BenchContext, Row, benchmark, timed
 from bench.synthetic_city import load_city, side_for_cells, synthetic_city
-from gis.areas import grid
-from gis.areas import grid_store
+from gis.areas import grid, grid_store
 from gis.models import AdminArea, GridCell
 from gis.settings import PROJECT_ROOT
 

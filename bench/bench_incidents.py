@@ -45,17 +45,16 @@ from sqlalchemy import delete, text
 
 from bench import BenchContext, Row, benchmark
 from bench.bench_incident_import import import_rows
-from bench.synthetic_city import incident_points, load_city, side_for_cells, synthetic_city
 from bench.http_load import CpuMeter, Load, Request, Server, drive, get_repeatedly, uvicorn_server
+from bench.synthetic_city import incident_points, load_city, side_for_cells, synthetic_city
 from gis.areas import grid_store
 from gis.incidents import fast_create as incident_report
 from gis.incidents import service as incidents
-from gis.people import security
-from gis.people import users
-from gis.incidents.geojson import fetch_geojson, geojson_query
 from gis.incidents.bulk_import import import_incidents
+from gis.incidents.geojson import fetch_geojson, geojson_query
 from gis.incidents.query import IncidentFilter
 from gis.models import AdminArea, GridCell, IdempotencyKey, Incident, IncidentEvent, Role, Team, User
+from gis.people import security, users
 
 CLIENTS = 32
 WORKERS = 2

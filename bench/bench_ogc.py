@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.main import create_app
 from bench import BenchContext, Row, benchmark
 from bench.bench_facilities import CENTRE_M, build_city
-from gis.people import users
-from gis.spatial.crs import JISHOU_METRIC, from_metric
 from gis.layers import BBox, Layer, registry
 from gis.models import Role
+from gis.people import users
+from gis.spatial.crs import JISHOU_METRIC, from_metric
 
 LIMIT = 1000
 

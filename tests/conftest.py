@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 from api.cli import app as cli_app
 from api.cli.runtime import Runtime
 from gis import migrate
-from gis.db import LocalCluster, make_engine, normalise_url
+from gis.cluster import LocalCluster
+from gis.db import make_engine, normalise_url
 from gis.settings import PROJECT_ROOT, Settings
 
 # One database per test process, so that several test runs can share the test cluster.

@@ -16,8 +16,8 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.people import users
 from gis.models import AdminArea, GridCell, Role, Team, User
+from gis.people import users
 from tests.common import QIANZHOU, Row, jishou_world
 
 # The first community of 乾州街道 in the world, and the cell codes put in it by ``add_world``.

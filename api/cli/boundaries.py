@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from api.cli.progress import RichProgress, rich_progress
 from api.cli.runtime import Runtime, console, err_console, handles_errors, runtime
 from gis.areas.boundaries import ImportSummary, import_boundaries, import_compounds
-from gis.spatial.crs import InputDatum
 from gis.errors import Problem, ValidationFailed
+from gis.spatial.crs import InputDatum
 from gis.spatial.validation import DEFAULT_TOLERANCE, Tolerance
 
 app = typer.Typer(help="Administrative boundaries and compounds: import from GIS files.", no_args_is_help=True)

@@ -6,7 +6,8 @@ import typer
 
 from api.cli.runtime import console, handles_errors, runtime
 from gis import migrate
-from gis.db import local_cluster, make_engine
+from gis.cluster import local_cluster
+from gis.db import make_engine
 
 app = typer.Typer(help="The database: URL, migrations, private cluster.", no_args_is_help=True)
 

@@ -16,8 +16,8 @@ from rich.table import Table
 from api.cli.progress import rich_progress
 from api.cli.runtime import console, handles_errors, runtime
 from gis.errors import InvalidInput
-from gis.layers.export import export_layers
 from gis.layers import BBox, registry
+from gis.layers.export import export_layers
 
 app = typer.Typer(help="Export published layers as files.")
 layers_app = typer.Typer(help="The published layers (map page, exports, OGC API).", no_args_is_help=True)

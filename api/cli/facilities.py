@@ -11,10 +11,10 @@ from rich.table import Table
 
 from api.cli.boundaries import problem_table
 from api.cli.runtime import console, err_console, handles_errors, runtime
-from gis.spatial.crs import InputDatum
 from gis.errors import ValidationFailed
-from gis.facilities.importer import import_files
 from gis.facilities.coverage import DEFAULT_RADIUS_M, unreached_cells, unreached_compounds
+from gis.facilities.importer import import_files
+from gis.spatial.crs import InputDatum
 
 app = typer.Typer(help="Shared facilities (场所联享) and unit–community pairing (结对共建).", no_args_is_help=True)
 

@@ -11,8 +11,7 @@ from rich.table import Table
 
 from api.cli.progress import rich_progress
 from api.cli.runtime import console, handles_errors, runtime
-from gis.areas import grid_import
-from gis.areas import grid_store
+from gis.areas import grid_import, grid_store
 
 app = typer.Typer(help="The unit grid (单元网格): build, import, stats.", no_args_is_help=True)
 

@@ -11,11 +11,11 @@ from rich.table import Table
 
 from api.cli.progress import rich_progress
 from api.cli.runtime import console, err_console, handles_errors, runtime
-from gis.people import users
-from gis.incidents.categories import load_categories
-from gis.spatial.crs import InputDatum
 from gis.incidents.bulk_import import import_incidents
+from gis.incidents.categories import load_categories
 from gis.incidents.workflow import escalate_overdue
+from gis.people import users
+from gis.spatial.crs import InputDatum
 
 categories_app = typer.Typer(help="Incident categories (GB/T 47678.5 matter types and deadlines).",
                              no_args_is_help=True)

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis import migrate
-from gis.db import make_engine, make_sessionmaker, resolve_database_url
+from gis.cluster import resolve_database_url
+from gis.db import make_engine, make_sessionmaker
 from gis.errors import WanggeError
 from gis.settings import Settings, get_settings
 

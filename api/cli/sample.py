@@ -23,12 +23,11 @@ Step = Callable[[Session], str]
 
 def _steps(rt: Runtime, logins: list[DemoLogin]) -> list[tuple[str, Step]]:
     """The sample's steps in dependency order; each returns a one-line summary."""
-    from gis.areas import boundaries
-    from gis.incidents import categories
-    from gis.seed import people as demo
+    from gis.areas import boundaries, grid_store
     from gis.facilities import importer as facility_import
-    from gis.areas import grid_store
+    from gis.incidents import categories
     from gis.seed import incidents as sample_incidents
+    from gis.seed import people as demo
 
     settings = rt.settings
 

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from api.cli.runtime import console, handles_errors, runtime
+from gis.models import Role
 from gis.people import users as people
 from gis.seed.people import DemoLogin, seed_demo_people
-from gis.models import Role
 
 app = typer.Typer(help="Users: add, list, assign grid cells, seed the demo people.", no_args_is_help=True)
 teams_app = typer.Typer(help="Enforcement teams and their jurisdictions.", no_args_is_help=True)

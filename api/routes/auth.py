@@ -9,10 +9,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep, TokenConfigDep, forbid_extra_query
-from gis.people import permissions
-from gis.people import security
-from gis.people import users
 from gis.errors import Forbidden
+from gis.people import permissions, security, users
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(forbid_extra_query)])
 

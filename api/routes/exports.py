@@ -21,8 +21,8 @@ from starlette.background import BackgroundTask
 
 from api.deps import BBoxDep, SessionDep, forbid_extra_query, require
 from gis.errors import NotFound
-from gis.layers.export import export_layers
 from gis.layers import registry
+from gis.layers.export import export_layers
 from gis.models import User
 from gis.people.permissions import Action
 

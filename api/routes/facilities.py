@@ -33,9 +33,9 @@ from api.schemas.facilities import (
     UnitCreate,
     UnitRead,
 )
+from gis.errors import InvalidInput, NotFound
 from gis.facilities import bookings
 from gis.facilities import service as facilities
-from gis.errors import InvalidInput, NotFound
 from gis.facilities.service import FacilitySpec, UnitSpec
 from gis.models import Booking, BookingStatus, Facility, Role, Unit, User
 from gis.people.permissions import Action

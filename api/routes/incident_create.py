@@ -33,11 +33,11 @@ from starlette.datastructures import UploadFile
 from api.deps import Credentials, RequiredCredentials, forbid_extra_query, user_for
 from api.routes.incident_views import VARY, body_error, etag, incident_read, max_photo_bytes, summary
 from api.schemas.incidents import MAX_PHOTOS, IncidentCreate, IncidentCreated
+from gis.errors import InvalidInput
 from gis.incidents import fast_create as incident_report
 from gis.incidents import service as incidents
-from gis.people import permissions
-from gis.errors import InvalidInput
 from gis.models import IncidentPhoto, User
+from gis.people import permissions
 from gis.people.permissions import Action
 
 # The same prefix, tags and checks as api.routes.incidents; api.main includes this router first, so that the

@@ -17,14 +17,15 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Resp
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.deps import CurrentUser, SessionDep
-from api.routes.incident_views import body_error, full_view, load_incident, max_photo_bytes, photo_read
+from api.routes.incident_views import body_error, load_incident, max_photo_bytes, photo_read
 from api.schemas.incidents import MAX_PHOTOS, Datum, ImportReport, PhotoRead, RefusedRow
-from gis.people import permissions
 from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.incidents.bulk_import import import_incidents
-from gis.models import IncidentPhoto
-from gis.people.permissions import Action
 from gis.incidents.photos import check_photo, photo_file, store_photo
+from gis.incidents.visibility import full_view
+from gis.models import IncidentPhoto
+from gis.people import permissions
+from gis.people.permissions import Action
 
 router = APIRouter()  # included by api.routes.incidents, under its prefix, tags and checks
 MAX_IMPORT_BYTES = 512 * 1024 * 1024

@@ -1,10 +1,7 @@
-"""What a caller may see of an incident, and the response documents built from it.
+"""The response documents of an incident, built for one caller.
 
-Who sees what is decided by ``gis.people.permissions`` (roles and reach) and ``gis.incidents.workflow`` (moves); this module
-only applies them, for the REST routes and the Open311 facade alike. A caller whose role may read incidents
-sees full cases within reach (and their own reports); one whose role may only read exports (planners) gets
-the de-personalised view: no reporter, no free text, no address, no photos. Reporter details go to the
-supervision centre and the reporter alone.
+Who sees what is ``gis.incidents.visibility`` (the one rule REST, Open311, OGC, tiles and exports share);
+this module only shapes what that rule lets through, for the REST routes and the Open311 facade alike.
 """
 
 from __future__ import annotations
@@ -18,57 +15,16 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
 from api.schemas.incidents import IncidentRead, IncidentSummary, PhotoRead, ReporterRead
-from gis.incidents import service as incidents
-from gis.people import permissions
-from gis.incidents import workflow
 from gis.errors import InvalidInput
-from gis.incidents.query import IncidentFilter
-from gis.models import Incident, IncidentPhoto, Status, User
-from gis.people.permissions import Action
+from gis.incidents import service as incidents
+from gis.incidents import workflow
 from gis.incidents.photos import DEFAULT_MAX_BYTES
+from gis.incidents.visibility import reporter_of
+from gis.models import Incident, IncidentPhoto, Status, User
 
 GEOJSON = "application/geo+json"
 # Headers whose value changes what a read shows (the view depends on who asks).
 VARY = "Authorization, X-API-Key"
-
-
-# -- who may see what -----------------------------------------------------------------------------------------
-def full_view(session: Session, user: User, incident: Incident) -> bool:
-    """True: ``user`` reads the whole case; False: the de-personalised view. Forbidden when neither.
-
-    The whole case needs ``incident.read`` and the case within the user's reach (or their own report); the
-    de-personalised view needs ``export.read`` (planners)."""
-    if permissions.can(user, Action.incident_read):
-        if incident.reporter_id != user.id:
-            permissions.require_read(session, user, incident.community_code, incident.cell_code)
-        return True
-    if permissions.can(user, Action.export_read):
-        return False
-    permissions.require(user, Action.incident_read)  # raises, naming the role and the action
-    return False
-
-
-def list_scope(session: Session, user: User) -> tuple[IncidentFilter, bool]:
-    """The part of every list filter that the caller's role imposes, and whether they get the full view."""
-    if permissions.can(user, Action.incident_read):
-        scope = permissions.read_scope(session, user)
-        return IncidentFilter(within_communities=scope.communities, within_cells=scope.cells,
-                              also_reported_by=None if scope.anywhere else user.id), True
-    if permissions.can(user, Action.export_read):
-        return IncidentFilter(), False
-    permissions.require(user, Action.incident_read)
-    return IncidentFilter(), False
-
-
-def sees_reporter(user: User, incident: Incident) -> bool:
-    return incident.reporter_id == user.id or permissions.can(user, Action.incident_read_all)
-
-
-def reporter_of(session: Session, user: User, incident: Incident) -> User | None:
-    """The reporter, when ``user`` may see who reported (the reporter themself, the centre)."""
-    if incident.reporter_id is None or not sees_reporter(user, incident):
-        return None
-    return user if incident.reporter_id == user.id else session.get(User, incident.reporter_id)
 
 
 def load_incident(session: Session, ref: str) -> Incident:

@@ -24,12 +24,9 @@ from api.routes.incident_views import (
     VARY,
     etag,
     expected_version,
-    full_view,
     incident_read,
-    list_scope,
     load_incident,
     read_for,
-    sees_reporter,
     summary,
     versioned,
 )
@@ -41,11 +38,12 @@ from api.schemas.incidents import (
     IncidentTransition,
     MarkDuplicate,
 )
+from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.incidents import service as incidents
 from gis.incidents import workflow
-from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.incidents.geojson import incidents_geojson
 from gis.incidents.query import IncidentFilter, list_incidents
+from gis.incidents.visibility import full_view, list_scope, sees_reporter
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Status, User
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[Depends(forbid_extra_query)])

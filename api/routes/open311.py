@@ -38,7 +38,7 @@ from starlette.datastructures import UploadFile
 
 from api.deps import OptionalUser, SessionDep
 from api.errors import status_for
-from api.routes.incident_views import full_view, list_scope, max_photo_bytes
+from api.routes.incident_views import max_photo_bytes
 from api.schemas.open311 import (
     Discovery,
     Endpoint,
@@ -48,14 +48,15 @@ from api.schemas.open311 import (
     ServiceDefinition,
     ServiceRequest,
 )
-from gis.incidents import service as incidents
-from gis.people import users
-from gis.incidents.categories import get_category, list_categories
 from gis.errors import InvalidInput, NotFound, Unauthenticated, WanggeError
+from gis.incidents import service as incidents
+from gis.incidents.categories import get_category, list_categories
 from gis.incidents.query import IncidentFilter, list_incidents
+from gis.incidents.visibility import full_view, list_scope
+from gis.incidents.work_calendar import SHANGHAI
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Source, Status, Team, User
 from gis.models.incidents import FINAL_STATUSES
-from gis.incidents.work_calendar import SHANGHAI
+from gis.people import users
 
 CHANGESET = "2026-03-01T00:00:00+08:00"  # when this endpoint's behaviour last changed
 DEFAULT_SPAN = timedelta(days=90)  # the spec's default window for GET requests

@@ -21,13 +21,13 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gis.areas import compounds
-from gis.spatial.crs import InputDatum
 from gis.areas.divisions import is_valid_code, level_of_code, normalise_code, parent_of_code, parse_level
 from gis.errors import Problem, ValidationFailed
 from gis.models.areas import SRID, AdminArea, AdminLevel
 from gis.progress import ProgressReporter, no_progress
-from gis.spatial.readers import VectorFile, find_column, pick_column, read_vector, text_value
 from gis.settings import Settings, get_settings
+from gis.spatial.crs import InputDatum
+from gis.spatial.readers import VectorFile, find_column, pick_column, read_vector, text_value
 from gis.spatial.validation import (
     CHINA,
     DEFAULT_TOLERANCE,

@@ -21,7 +21,15 @@ from gis.areas.divisions import is_valid_code, level_of_code, normalise_code
 from gis.errors import Problem
 from gis.models.areas import SRID, AdminArea, AdminLevel, Compound
 from gis.spatial.readers import VectorFile, find_column, int_value, pick_column, text_value
-from gis.spatial.validation import Metric, Region, Tolerance, check_inside, check_lonlat, repair_polygonal, same_geometry
+from gis.spatial.validation import (
+    Metric,
+    Region,
+    Tolerance,
+    check_inside,
+    check_lonlat,
+    repair_polygonal,
+    same_geometry,
+)
 
 NAME_FIELDS = ("name", "小区名称", "名称", "xqmc", "mc")
 COMMUNITY_FIELDS = ("community_code", "community", "社区代码", "所属社区代码", "sqdm")

@@ -16,8 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.areas import grid
-from gis.errors import Problem, ValidationFailed
 from gis.areas.grid_store import STAGED_TABLE, WriteCounts, merge_staged, stage_cells
+from gis.errors import Problem, ValidationFailed
 from gis.settings import Settings, get_settings
 
 IMPORT_OUTSIDE_SHARE = 0.01  # share of an imported cell that may lie outside its community (digitising slack)

@@ -23,12 +23,12 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from gis.spatial import crs
 from gis.areas import grid
 from gis.errors import InvalidInput, NotFound, Problem, ValidationFailed
 from gis.models import SRID, AdminArea, GridCell
 from gis.progress import ProgressReporter, no_progress
 from gis.settings import Settings, get_settings
+from gis.spatial import crs
 
 STAGED_TABLE = "grid_cell_staged"  # temporary table of the incoming cells, one per transaction
 

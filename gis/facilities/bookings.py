@@ -25,11 +25,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gis.facilities import opening_hours
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.facilities import opening_hours
+from gis.facilities.opening_hours import MAX_BOOKING, as_local
 from gis.facilities.service import managed_unit_ids, require_community, schedule_of
 from gis.models import Booking, BookingStatus, CapacityUnit, Facility, Role, User
-from gis.facilities.opening_hours import MAX_BOOKING, as_local
 from gis.people.permissions import Action, require, require_jurisdiction
 
 MAX_CALENDAR = timedelta(days=92)

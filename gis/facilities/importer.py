@@ -32,11 +32,11 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.facilities import service as fac
-from gis.spatial.crs import InputDatum, convert, convert_geometry
 from gis.errors import InvalidInput, Problem, ValidationFailed
-from gis.models import Facility, Unit, UnitPairing
+from gis.facilities import service as fac
 from gis.facilities.opening_hours import parse_holidays
+from gis.models import Facility, Unit, UnitPairing
+from gis.spatial.crs import InputDatum, convert, convert_geometry
 from gis.spatial.readers import read_vector, text_value
 
 _TRUE = {"1", "true", "yes", "y", "是", "需要", "需预约"}

@@ -22,8 +22,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.facilities import opening_hours
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.facilities import opening_hours
 from gis.models import (
     SRID,
     AdminArea,

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from gis.db import driver_connection
 from gis.incidents.service import PUBLIC_ID_PREFIX
+from gis.incidents.work_calendar import SHANGHAI
 from gis.models import SRID, User
 from gis.progress import ProgressReporter
-from gis.incidents.work_calendar import SHANGHAI
 
 INCIDENT_COLUMNS = (
     "id", "public_id", "category_code", "description", "location", "address", "source", "cell_code",

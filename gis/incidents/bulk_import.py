@@ -37,22 +37,16 @@ import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.incidents.location import Atlas
-from gis.spatial.crs import InputDatum, convert
 from gis.errors import InvalidInput
 from gis.incidents.bulk_copy import copy_incidents
-from gis.incidents.service import (
-    EDGE_TOLERANCE_M,
-    FUTURE_TOLERANCE,
-    MAX_ADDRESS,
-    outside_message,
-    swapped_message,
-)
+from gis.incidents.location import EDGE_TOLERANCE_M, Atlas, outside_message, swapped_message
+from gis.incidents.service import FUTURE_TOLERANCE, MAX_ADDRESS
+from gis.incidents.work_calendar import SHANGHAI
 from gis.models import Category, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.progress import ProgressReporter, no_progress
 from gis.settings import Settings
-from gis.incidents.work_calendar import SHANGHAI
+from gis.spatial.crs import InputDatum, convert
 
 REQUIRED = ("lon", "lat", "category")
 OPTIONAL = ("description", "address", "reported_at", "status", "source", "closed_at", "deadline_at")

@@ -30,9 +30,9 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Mapper, Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 
-from gis.spatial.crs import InputDatum
 from gis.db import driver_connection
 from gis.errors import InvalidInput
+from gis.incidents.location import check_coordinate, in_range, to_wgs84
 from gis.incidents.service import (
     _METRES_PER_DEGREE,
     DUPLICATE_RADIUS_M,
@@ -40,16 +40,14 @@ from gis.incidents.service import (
     MAX_ADDRESS,
     PUBLIC_ID_PREFIX,
     Created,
-    _to_wgs84,
-    check_coordinate,
     check_text,
-    in_range,
     parse_source,
 )
+from gis.incidents.work_calendar import SHANGHAI
 from gis.models import SRID, AdminLevel, Category, Incident, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.people.permissions import PERMISSIONS, Action
-from gis.incidents.work_calendar import SHANGHAI
+from gis.spatial.crs import InputDatum
 
 T = TypeVar("T")
 
@@ -164,7 +162,7 @@ def report_as(
         x, y = check_coordinate(lon, "lon"), check_coordinate(lat, "lat")
         if not code or not in_range(x, y) or reported.tzinfo is None or reported > now + FUTURE_TOLERANCE:
             return None
-        wx, wy = (x, y) if datum == InputDatum.wgs84 else _to_wgs84(x, y, datum)
+        wx, wy = (x, y) if datum == InputDatum.wgs84 else to_wgs84(x, y, datum)
     except InvalidInput:
         return None
     margin_deg = duplicate_radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(wy)), 0.01)) * 1.01

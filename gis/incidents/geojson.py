@@ -33,8 +33,8 @@ from gis.incidents.query import (
     paged,
     parse_sort,
 )
-from gis.models import Category, Incident
 from gis.incidents.workflow import overdue_clause
+from gis.models import Category, Incident
 
 DECIMALS = 7  # about 1 cm: more than any phone's GPS can tell
 

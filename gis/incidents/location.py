@@ -1,27 +1,200 @@
-"""Current communities and grid cells in memory, for locating many points at once.
+"""Where a point belongs — its community, cell, subdistrict and responsible team: the one location rule.
 
-One query loads them; shapely STRtrees then place a whole array of points in one vectorised call (millions
-of points per second where a SQL join manages about 200,000: see /work/shared/PERFORMANCE.md). Ties and
-edges follow ``gis.incidents.service.locate``: the lowest community code wins on a shared edge, a cell must lie in
-its point's community, and a point just outside every community may be given to the nearest one.
+The rule: the current community whose boundary holds the point (the lowest code wins on a shared edge); the cell
+of that community holding the point (lowest code on an edge); the team whose jurisdiction lists the community,
+else one listing its subdistrict (most specific first, lowest id among equals); a point outside every community
+but within ``EDGE_TOLERANCE_M`` of one goes to the nearest community and its nearest cell. :func:`locate` is the
+rule for one point in SQL; :class:`Atlas` is the same rule vectorised over millions of points in memory
+(shapely STRtrees: millions of points a second where a SQL join manages about 200,000, see
+``bench/bench_incident_import.py``),
+for bulk import. ``tests/gis/incidents/test_location.py`` holds the two forms to the same answers.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import shapely
+from geoalchemy2 import Geography
 from geoalchemy2.shape import to_shape
-from sqlalchemy import select
+from sqlalchemy import case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from gis.spatial.crs import WGS84, reproject
-from gis.incidents.service import responsible_team
-from gis.models import AdminArea, AdminLevel, GridCell
+from gis.errors import InvalidInput
+from gis.models import SRID, AdminArea, AdminLevel, GridCell, TeamJurisdiction
+from gis.spatial.crs import WGS84, InputDatum, convert, reproject
 
 _NONE = np.iinfo(np.int64).max
+# A point this close to a community but in none is taken to be in the nearest one: phone GPS is good to a
+# few metres, and digitised boundaries leave hairline gaps between neighbours.
+EDGE_TOLERANCE_M = 5.0
+
+
+# -- checking input -------------------------------------------------------------------------------------
+def check_coordinate(value: object, field_name: str) -> float:
+    """``value`` as a finite float; InvalidInput naming ``field_name`` otherwise (range is checked later)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{field_name}: not a number ({value!r})") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"{field_name}: must be a finite number of degrees, not {value!r}")
+    return number
+
+
+def in_range(lon: float, lat: float) -> bool:
+    return -180 <= lon <= 180 and -90 <= lat <= 90
+
+
+def range_message(lon: float, lat: float) -> str:
+    if not -180 <= lon <= 180:
+        return f"lon: {lon} is outside [-180, 180]"
+    return f"lat: {lat} is outside [-90, 90]"
+
+
+def swapped_message(lon: float, lat: float) -> str:
+    return (f"({lon}, {lat}) looks like latitude and longitude swapped: ({lat}, {lon}) is inside "
+            "a community; send longitude first")
+
+
+def outside_message(lon: float, lat: float, nearest_name: str, nearest_code: str, distance_m: float) -> str:
+    distance = f"{distance_m:,.0f}" if distance_m >= 1 else f"{distance_m:.1f}"
+    return (f"({lon:.6f}, {lat:.6f}) is outside every community; the nearest is {nearest_name} "
+            f"({nearest_code}), {distance} m away")
+
+
+# -- locating -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Location:
+    """Where a point falls: its cell (None where no grid is built), community, subdistrict and team."""
+
+    community_code: str
+    community_name: str
+    subdistrict_code: str | None
+    cell_code: str | None
+    team_id: int | None
+
+
+def _point(lon: float, lat: float):  # type: ignore[no-untyped-def]
+    return func.ST_SetSRID(func.ST_MakePoint(literal(lon), literal(lat)), SRID)
+
+
+def _current_communities():  # type: ignore[no-untyped-def]
+    return select(AdminArea).where(AdminArea.valid_to.is_(None), AdminArea.level == AdminLevel.community.value)
+
+
+def locate(session: Session, lon: float, lat: float, *, tolerance_m: float = 0.0) -> Location | None:
+    """The community (lowest code on a shared edge), cell, subdistrict and responsible team of a WGS84 point.
+
+    The team is the one whose jurisdiction lists the community, else one that lists its subdistrict (the
+    most specific wins; lowest id among equals). A point in no community but within ``tolerance_m`` metres
+    of one (GPS noise, hairline gaps between digitised boundaries) goes to the nearest community and its
+    nearest cell. None when the point is in no current community and not that close to one."""
+    point = _point(lon, lat)
+    located = _located(session, point, func.ST_Intersects(AdminArea.geom, point), exact=True)
+    if located is not None or tolerance_m <= 0:
+        return located
+    nearest = nearest_community(session, lon, lat)
+    if nearest is None or nearest[2] > tolerance_m:
+        return None
+    return _located(session, point, AdminArea.code == nearest[0], exact=False)
+
+
+def _located(session: Session, point: Any, community_where: Any, *, exact: bool) -> Location | None:
+    community = (
+        _current_communities()
+        .where(community_where)
+        .order_by(AdminArea.code)
+        .limit(1)
+        .subquery()
+    )
+    in_community = select(GridCell.code).where(GridCell.community_code == community.c.code)
+    cell = (
+        in_community.where(func.ST_Intersects(GridCell.geom, point)).order_by(GridCell.code)
+        if exact else in_community.order_by(GridCell.geom.op("<->")(point), GridCell.code)
+    ).limit(1).scalar_subquery()
+    team = responsible_team(community.c.code, community.c.parent_code)
+    row = session.execute(select(community.c.code, community.c.name, community.c.parent_code, cell, team)).first()
+    if row is None:
+        return None
+    return Location(community_code=row[0], community_name=row[1], subdistrict_code=row[2], cell_code=row[3],
+                    team_id=row[4])
+
+
+def responsible_team(community_code: Any, subdistrict_code: Any) -> Any:
+    """SQL: the id of the team answering for a community — one listing the community itself, else one listing
+    its subdistrict; the lowest id among equals. Correlates with the columns it is given."""
+    return (
+        select(TeamJurisdiction.team_id)
+        .where(TeamJurisdiction.area_code.in_([community_code, subdistrict_code]))
+        .order_by(case((TeamJurisdiction.area_code == community_code, 0), else_=1), TeamJurisdiction.team_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def nearest_community(session: Session, lon: float, lat: float) -> tuple[str, str, float] | None:
+    """(code, name, metres) of the current community nearest to a point, on the ellipsoid."""
+    point = _point(lon, lat)
+    # The index orders by planar degrees; re-rank a few candidates by true distance.
+    candidates = (
+        _current_communities()
+        .order_by(AdminArea.geom.op("<->")(point))
+        .limit(5)
+        .subquery()
+    )
+    metres = func.ST_Distance(cast(candidates.c.geom, Geography), cast(point, Geography))
+    row = session.execute(
+        select(candidates.c.code, candidates.c.name, metres).order_by(metres, candidates.c.code).limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1], float(row[2]))
+
+
+def resolve_location(
+    session: Session,
+    lon: object,
+    lat: object,
+    datum: InputDatum | str = InputDatum.wgs84,
+    *,
+    edge_tolerance_m: float = EDGE_TOLERANCE_M,
+) -> tuple[float, float, Location]:
+    """Check a lon/lat pair as a person sent it, convert it to WGS84 and locate it (a point within
+    ``edge_tolerance_m`` of a community counts as in it: see :func:`locate`).
+
+    Raises InvalidInput naming the field: not a number, NaN/Infinity, out of range, apparently swapped
+    (swapping puts it inside a community), or outside every community (naming the nearest one and its
+    distance in metres)."""
+    x, y = check_coordinate(lon, "lon"), check_coordinate(lat, "lat")
+    if not in_range(x, y):
+        if in_range(y, x) and _locate_in(session, y, x, datum) is not None:
+            raise InvalidInput(f"lon/lat: {swapped_message(x, y)}")
+        raise InvalidInput(range_message(x, y))
+    wx, wy = to_wgs84(x, y, datum)
+    location = locate(session, wx, wy, tolerance_m=edge_tolerance_m)
+    if location is not None:
+        return wx, wy, location
+    if in_range(y, x) and _locate_in(session, y, x, datum) is not None:
+        raise InvalidInput(f"lon/lat: {swapped_message(x, y)}")
+    nearest = nearest_community(session, wx, wy)
+    if nearest is None:
+        raise InvalidInput("location: no community boundaries are loaded; load boundaries before reporting")
+    raise InvalidInput(f"location: {outside_message(wx, wy, nearest[1], nearest[0], nearest[2])}")
+
+
+def to_wgs84(lon: float, lat: float, datum: InputDatum | str) -> tuple[float, float]:
+    wx, wy = convert(lon, lat, datum, InputDatum.wgs84)
+    return float(wx), float(wy)  # type: ignore[arg-type]
+
+
+def _locate_in(session: Session, lon: float, lat: float, datum: InputDatum | str) -> Location | None:
+    return locate(session, *to_wgs84(lon, lat, datum))
+
+
+
+# -- the same rule, vectorised, for bulk import --------------------------------------------------------
 
 
 @dataclass

@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from gis.errors import Conflict, Forbidden, InvalidInput, StaleVersion
-from gis.models import Incident, IncidentEvent, IncidentPhoto, PhotoKind, Role, Status, Team, User
-from gis.models.incidents import CLOCK_STOPPED
-from gis.people.permissions import Action, require_jurisdiction
 from gis.incidents.work_calendar import WorkCalendar, default_calendar
+from gis.models import Incident, IncidentEvent, IncidentPhoto, PhotoKind, Role, Status, Team, User
+from gis.people.permissions import Action, require_jurisdiction
 
 
 class UnknownState(InvalidInput):
@@ -330,12 +329,8 @@ def _new_deadline(data: Mapping[str, Any], old: datetime, cal: WorkCalendar) -> 
 
 # -- deadlines ----------------------------------------------------------------------------------------------
 def overdue_clause(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
-    """SQL: the case is past its deadline while its clock runs (not final, not shelved)."""
-    return and_(
-        Incident.deadline_at.is_not(None),
-        Incident.deadline_at < now,
-        Incident.status.not_in([s.value for s in CLOCK_STOPPED]),
-    )
+    """SQL: the case is overdue at ``now`` — :meth:`Incident.is_overdue`, the one definition."""
+    return Incident.is_overdue(now)  # type: ignore[no-any-return]
 
 
 def escalate_overdue(

@@ -37,11 +37,11 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 from sqlalchemy.orm import Session
 
-from gis.spatial.crs import normalise_epsg
 from gis.errors import InvalidInput, WanggeError
 from gis.layers import BBox, Layer, check_bbox, registry
 from gis.progress import ProgressReporter, no_progress
 from gis.settings import Settings
+from gis.spatial.crs import normalise_epsg
 
 ExportFormat = Literal["gpkg", "geojson", "shp"]
 FORMATS: tuple[ExportFormat, ...] = ("gpkg", "geojson", "shp")

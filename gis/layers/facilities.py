@@ -13,9 +13,9 @@ import geopandas as gpd
 from sqlalchemy import Numeric, Select, cast, select, text
 from sqlalchemy.orm import Session
 
+from gis.facilities.coverage import DEFAULT_RADIUS_M, sharing_select
 from gis.layers.base import BBox, FeaturePage, Field, Layer, Style
 from gis.models import Facility, FacilityType, Unit
-from gis.facilities.coverage import DEFAULT_RADIUS_M, sharing_select
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Numeric, and_, case, cast, func, literal, select
+from sqlalchemy import Integer, Numeric, case, cast, func, literal, select
 
 from gis.layers.base import Field, Layer, Rows, Style
 from gis.models import Category, GridCell, Incident
-from gis.models.incidents import CLOCK_STOPPED, FINAL_STATUSES
+from gis.models.incidents import FINAL_STATUSES
 
-_STOPPED = sorted(s.value for s in CLOCK_STOPPED)
 _FINAL = sorted(s.value for s in FINAL_STATUSES)
 
 
 def _overdue() -> Any:
-    return and_(
-        Incident.deadline_at.is_not(None),
-        Incident.deadline_at < func.now(),
-        Incident.status.not_in(_STOPPED),
-    )
+    """Overdue as of the query's time: :meth:`Incident.is_overdue`, the one definition."""
+    return Incident.is_overdue(func.now())
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -28,9 +29,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.db import Base
@@ -193,10 +196,24 @@ class Incident(Base):
             seen.add(incident.id)
         return incident
 
+    @hybrid_method
     def is_overdue(self, now: datetime) -> bool:
-        """Past its deadline while its clock still runs (not final, not shelved)."""
+        """Overdue (超期): past its deadline while its clock still runs (not in ``CLOCK_STOPPED``).
+
+        The one definition of overdue: on a loaded case it answers in Python; on the class
+        (``Incident.is_overdue(now)``, ``now`` a datetime or a SQL expression) it is the same rule as SQL, for
+        lists, layers, tiles and evaluation."""
         return (
             self.deadline_at is not None and now > self.deadline_at and Status(self.status) not in CLOCK_STOPPED
+        )
+
+    @is_overdue.inplace.expression
+    @classmethod
+    def _is_overdue_expression(cls, now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+        return and_(
+            cls.deadline_at.is_not(None),
+            cls.deadline_at < now,
+            cls.status.not_in([s.value for s in CLOCK_STOPPED]),
         )
 
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from gis.people import security
 from gis.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from gis.models import AdminArea, AdminLevel, ApiKey, GridCell, GridCellWorker, Role, Team, TeamJurisdiction, User
+from gis.people import security
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD_LENGTH = 8

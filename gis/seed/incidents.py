@@ -22,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gis.incidents import service as incidents
-from gis.models import Incident, IncidentEvent, PhotoKind, Role, Status, User
 from gis.incidents.photos import store_photo
-from gis.progress import ProgressReporter, no_progress
 from gis.incidents.workflow import transition
+from gis.models import Incident, IncidentEvent, PhotoKind, Role, Status, User
+from gis.progress import ProgressReporter, no_progress
 
 # The moves that take a fresh report to each outcome, in order; "after" marks a handle step with a photo.
 PATHS: dict[str, tuple[str, ...]] = {

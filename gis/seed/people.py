@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.people import users
 from gis.models import AdminArea, AdminLevel, GridCell, Role, Team, TeamJurisdiction, User
+from gis.people import users
 
 JISHOU = "433101000000"
 # The urban subdistricts (街道) of Jishou, by statistical code: (short name, pinyin for usernames).

@@ -26,8 +26,8 @@ from pyogrio.errors import DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from gis.spatial.crs import InputDatum, convert_geometry
 from gis.errors import InvalidInput, Problem
+from gis.spatial.crs import InputDatum, convert_geometry
 
 FORMATS = "GeoJSON, GeoPackage, Shapefile (.shp, or zipped as .zip) or KML"
 LONLAT = CRS.from_epsg(4326)

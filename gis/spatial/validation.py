@@ -17,8 +17,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from gis.spatial.crs import WGS84, reproject, transformer
 from gis.errors import Problem
+from gis.spatial.crs import WGS84, reproject, transformer
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 

@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import token_config
 from api.main import create_app
-from gis.people import security
-from gis.people import users
 from gis.models import Role, User
+from gis.people import security, users
 from gis.settings import Settings
 from tests.factories import CHEAP_PASSWORD_HASH, add_user
 

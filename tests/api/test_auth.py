@@ -8,9 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import token_config
-from gis.people import security
-from gis.people import users
 from gis.models import Role, User
+from gis.people import security, users
 from gis.settings import Settings
 from tests.factories import WORLD_CELLS
 

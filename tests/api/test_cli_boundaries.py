@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.cli.runtime import console, err_console
-from gis.spatial.crs import InputDatum, convert_geometry
 from gis.models import AdminArea, Compound
+from gis.spatial.crs import InputDatum, convert_geometry
 from tests.common import (
     COMMUNITIES,
     QIANZHOU,

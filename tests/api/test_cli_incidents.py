@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from gis.incidents import service as incidents
 from gis.incidents import workflow
 from gis.incidents.categories import CATEGORIES_FILE
-from gis.models import Category, Incident, IncidentEvent
 from gis.incidents.work_calendar import SHANGHAI
+from gis.models import Category, Incident, IncidentEvent
 from tests.gis.conftest import INSIDE_A, StreetWorld, build_street_world
 
 

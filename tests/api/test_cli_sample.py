@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from gis.models import Category, GridCell, Incident, IncidentEvent, User
 from gis.incidents.workflow import overdue_clause
+from gis.models import Category, GridCell, Incident, IncidentEvent, User
 
 PRESS_FLOOR = {"09005": 51, "06001": 19, "06036": 50, "06030": 6, "06011": 8, "07003": 15, "07001": 60,
                "09001": 6, "06034": 3}

@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.people import users
 from gis.models import Team, User
+from gis.people import users
 from tests.common import QIANZHOU, ZHENXI
 from tests.factories import WORLD_CELLS, add_world
 

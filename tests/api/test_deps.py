@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import BBoxDep, CurrentUser, OptionalUser, PageDep, SessionDep, forbid_extra_query, require
-from gis.people import users
 from gis.errors import NotFound
 from gis.models import Role, Team, User
+from gis.people import users
 from gis.people.permissions import Action
 
 probe = APIRouter(prefix="/probe", dependencies=[Depends(forbid_extra_query)])

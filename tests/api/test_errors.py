@@ -9,8 +9,8 @@ from api.deps import token_config
 from api.errors import DATABASE_UNAVAILABLE, STATUS, error_body, status_for
 from api.main import create_app
 from gis import errors
-from gis.people import security
 from gis.errors import Problem, ValidationFailed
+from gis.people import security
 from gis.settings import Settings
 
 PROBLEMS = [

@@ -12,10 +12,9 @@ from sqlalchemy.orm import Session
 from api.deps import token_config
 from api.main import create_app
 from gis.facilities import service as facilities
-from gis.people import security
-from gis.people import users
-from gis.models import AdminArea, Booking, Facility, Unit, User
 from gis.facilities.opening_hours import TIMEZONE
+from gis.models import AdminArea, Booking, Facility, Unit, User
+from gis.people import security, users
 from gis.settings import Settings
 from tests.facility_world import INSIDE, OUTSIDE, add_facility, add_unit
 from tests.factories import FIRST_COMMUNITY

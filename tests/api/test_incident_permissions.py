@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from gis.incidents import service as incidents
 from gis.incidents import workflow
-from gis.models import Incident, PhotoKind, Role, User
 from gis.incidents.photos import store_photo
+from gis.models import Incident, PhotoKind, Role, User
 from gis.settings import Settings
 from tests.gis.conftest import COMMUNITY_B, INSIDE_A, StreetWorld, street_world
 

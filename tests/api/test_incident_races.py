@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.deps import token_config
 from gis.incidents import fast_create as incident_report
 from gis.incidents import service as incidents
-from gis.people import security
-from gis.people import users
 from gis.incidents import workflow
 from gis.incidents.fast_create import report_as
 from gis.models import Incident, IncidentEvent, Role, User
+from gis.people import security, users
 from tests.gis.conftest import INSIDE_A, build_street_world
 from tests.live import committed_database, live_app
 

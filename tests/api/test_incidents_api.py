@@ -20,8 +20,8 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.spatial.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gis.models import Incident, IncidentEvent, IncidentPhoto, User
+from gis.spatial.crs import wgs84_to_bd09, wgs84_to_gcj02
 from tests.gis.conftest import BOX_A, COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld, street_world
 
 __all__ = ["street_world"]  # the fixture, imported so that pytest finds it here

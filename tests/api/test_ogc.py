@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.routes.ogc import CONFORMANCE, MAX_LIMIT
-from gis.people import users
 from gis.layers import registry
 from gis.models import Role
+from gis.people import users
 from gis.settings import Settings
 from tests.factories import WORLD_CELLS, add_user
 from tests.layer_world import COMPOUND_NAME, INCIDENT_IDS, SECRETS, add_layer_world

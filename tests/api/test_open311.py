@@ -23,8 +23,8 @@ from georeport import GeoReport
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.people import users
 from gis.models import Incident, User
+from gis.people import users
 from tests.api.test_incidents_api import image
 from tests.gis.conftest import COMMUNITY_A, INSIDE_A, INSIDE_B, StreetWorld, street_world
 

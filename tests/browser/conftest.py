@@ -33,10 +33,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from gis import migrate
-from gis.people import users
-from gis.incidents.categories import load_categories
 from gis.db import make_engine, normalise_url
+from gis.incidents.categories import load_categories
 from gis.models import GridCell, Incident
+from gis.people import users
 from gis.settings import Settings
 from tests.conftest import _drop_database, _fresh_database
 from tests.factories import FIRST_COMMUNITY, WORLD_CELLS, add_user, add_world

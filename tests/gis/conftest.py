@@ -18,12 +18,12 @@ from shapely.geometry import box
 from sqlalchemy.orm import Session
 
 from gis.incidents import service as incidents
-from gis.people import users
 from gis.incidents import workflow
 from gis.incidents.geojson import incidents_geojson
 from gis.incidents.query import IncidentFilter
-from gis.models import GridCell, Incident, Role, Team, User
 from gis.incidents.work_calendar import WorkCalendar
+from gis.models import GridCell, Incident, Role, Team, User
+from gis.people import users
 from tests.common import CITY, QIANZHOU, area
 from tests.factories import insert_areas
 

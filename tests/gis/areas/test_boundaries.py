@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gis.areas.boundaries import ImportSummary, import_boundaries
-from gis.spatial.crs import InputDatum, convert_geometry
 from gis.errors import ValidationFailed
 from gis.models import AdminArea
 from gis.settings import PROJECT_ROOT, Settings
+from gis.spatial.crs import InputDatum, convert_geometry
 from tests.common import (
     CITY,
     COMMUNITIES,

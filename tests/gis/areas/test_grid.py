@@ -9,7 +9,6 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gis.errors import InvalidInput
 from gis.areas.grid import (
     Coverage,
     GridSpec,
@@ -20,6 +19,7 @@ from gis.areas.grid import (
     grid_community,
     suggest_cell_size,
 )
+from gis.errors import InvalidInput
 
 # A lattice corner near Jishou in EPSG:4546 (multiples of 100 m, so squares from here are on the lattice).
 X0, Y0 = 372_600.0, 3_133_000.0

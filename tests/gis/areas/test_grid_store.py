@@ -13,13 +13,12 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from gis.spatial import crs
-from gis.areas import grid_import
-from gis.areas import grid_store
-from gis.errors import InvalidInput, NotFound, ValidationFailed
+from gis.areas import grid_import, grid_store
 from gis.areas.grid import TooManyCells
+from gis.errors import InvalidInput, NotFound, ValidationFailed
 from gis.models import AdminArea, GridCell, GridCellWorker, User
 from gis.settings import Settings
+from gis.spatial import crs
 
 METRIC = 4546
 X0, Y0 = 372_600.0, 3_133_000.0  # a lattice corner near Jishou, EPSG:4546

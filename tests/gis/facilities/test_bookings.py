@@ -9,12 +9,12 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gis.errors import Conflict, Forbidden, InvalidInput
 from gis.facilities import bookings
 from gis.facilities import service as facilities
 from gis.facilities.bookings import BookingConflict, CapacityExceeded, OutsideOpeningHours
-from gis.errors import Conflict, Forbidden, InvalidInput
-from gis.models import AdminArea, Booking, Facility, Unit
 from gis.facilities.opening_hours import TIMEZONE
+from gis.models import AdminArea, Booking, Facility, Unit
 from tests.facility_world import add_facility, add_unit, facility_spec
 from tests.factories import FIRST_COMMUNITY, add_user
 

@@ -6,11 +6,11 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gis.facilities.coverage import sharing_select, unreached_cells, unreached_compounds
 from gis.layers import registry
 from gis.layers.facilities import FacilitySharingLayer
 from gis.models import Booking, Compound, Facility
 from gis.settings import Settings
-from gis.facilities.coverage import sharing_select, unreached_cells, unreached_compounds
 from tests.facility_world import add_facility, add_unit
 from tests.factories import FIRST_COMMUNITY, WORLD_CELLS
 

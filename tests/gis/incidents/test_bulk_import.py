@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
-from gis.incidents import bulk_copy as incident_copy
-from gis.spatial.crs import wgs84_to_gcj02
 from gis.errors import InvalidInput
+from gis.incidents import bulk_copy as incident_copy
 from gis.incidents.bulk_import import import_incidents
 from gis.models import Incident, IncidentEvent
+from gis.spatial.crs import wgs84_to_gcj02
 from tests.gis.conftest import COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.incidents.categories import CATEGORIES_FILE, COLUMNS, load_categories, read_categories, usable_category
 from gis.errors import InvalidInput, ValidationFailed
+from gis.incidents.categories import CATEGORIES_FILE, COLUMNS, load_categories, read_categories, usable_category
 from gis.models import Category
 
 NAMED_IN_THE_ISSUE = {

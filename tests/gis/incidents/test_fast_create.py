@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from gis.incidents import fast_create as incident_report
 from gis.incidents import service as incidents
 from gis.incidents import workflow
-from gis.spatial.crs import InputDatum, wgs84_to_gcj02
 from gis.models import Category, Incident, IncidentEvent, Role, Source, Status
 from gis.settings import PROJECT_ROOT
+from gis.spatial.crs import InputDatum, wgs84_to_gcj02
 from tests.gis.conftest import COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -2,8 +2,7 @@ import numpy as np
 import shapely
 from sqlalchemy.orm import Session
 
-from gis.incidents.location import Atlas
-from gis.incidents.service import locate
+from gis.incidents.location import Atlas, locate
 from tests.gis.conftest import StreetWorld
 
 # Inside A, inside B, on the A/B shared edge, on a cell edge inside A, on the outer corner, outside.

@@ -7,9 +7,9 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.incidents import service as incidents
-from gis.incidents import photos
 from gis.errors import InvalidInput
+from gis.incidents import photos
+from gis.incidents import service as incidents
 from gis.models import Incident, IncidentPhoto
 from tests.gis.conftest import COMMUNITY_A, INSIDE_A
 

@@ -5,11 +5,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.incidents import service as incidents
 from gis.incidents import workflow
-from gis.spatial.crs import InputDatum, wgs84_to_gcj02
-from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.models import Incident, IncidentEvent, Status
+from gis.spatial.crs import InputDatum, wgs84_to_gcj02
 from tests.gis.conftest import COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

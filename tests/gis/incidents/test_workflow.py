@@ -9,13 +9,12 @@ from PIL import Image
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.incidents import service as incidents
-from gis.incidents import photos
-from gis.incidents import workflow
 from gis.errors import InvalidInput, OutsideJurisdiction, StaleVersion
+from gis.incidents import photos, workflow
+from gis.incidents import service as incidents
+from gis.incidents.work_calendar import SHANGHAI, WorkCalendar
 from gis.models import Incident, IncidentEvent, Role, Status, User
 from gis.people.permissions import PERMISSIONS
-from gis.incidents.work_calendar import SHANGHAI, WorkCalendar
 from tests.gis.conftest import INSIDE_A, INSIDE_B, StreetWorld, build_street_world
 from tests.live import committed_database
 

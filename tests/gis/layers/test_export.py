@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
+from gis.layers import Field, Layer, registry
 from gis.layers.export import (
     PERSONAL_MARKERS,
     PersonalDataInLayer,
@@ -19,7 +20,6 @@ from gis.layers.export import (
     export_layers,
     short_field_names,
 )
-from gis.layers import Field, Layer, registry
 from gis.models import User
 from gis.settings import Settings
 from tests.layer_world import COMPOUND_NAME, FACILITY_NAME, INCIDENT_IDS, SECRETS, add_layer_world

@@ -1,10 +1,9 @@
 import pytest
 from sqlalchemy.orm import Session
 
-from gis.people import permissions
-from gis.people import users
 from gis.errors import Forbidden, OutsideJurisdiction
 from gis.models import Role, User
+from gis.people import permissions, users
 from gis.people.permissions import Action, can, require, require_jurisdiction
 from tests.common import QIANZHOU, ZHENXI
 from tests.factories import FIRST_COMMUNITY, add_user, add_world, default_team

@@ -5,8 +5,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from gis.people import security
 from gis.errors import Unauthenticated
+from gis.people import security
 
 SECRET = "s" * 40
 OTHER_SECRET = "o" * 40

@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from gis.people import users
 from gis.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from gis.models import AdminArea, ApiKey, Role, User
+from gis.people import users
 from tests.common import CITY, QIANZHOU, ZHENXI
 from tests.factories import FIRST_COMMUNITY, WORLD_CELLS, add_user, add_world, default_team
 

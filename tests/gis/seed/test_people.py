@@ -2,10 +2,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.people import security
-from gis.people import users
-from gis.seed.people import CITY_TEAM, seed_demo_people
 from gis.models import GridCellWorker, Role, Team, TeamJurisdiction, User
+from gis.people import security, users
+from gis.seed.people import CITY_TEAM, seed_demo_people
 from tests.common import QIANZHOU, ZHENXI
 from tests.factories import CHEAP_PASSWORD_HASH, FIRST_COMMUNITY, WORLD_CELLS, add_world
 

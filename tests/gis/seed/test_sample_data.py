@@ -15,8 +15,8 @@ import pytest
 import shapely
 from shapely.geometry import Point
 
-from gis.spatial import crs
 from gis.settings import PROJECT_ROOT
+from gis.spatial import crs
 
 BOUNDARIES = PROJECT_ROOT / "data" / "boundaries"
 ADMIN = BOUNDARIES / "jishou_admin.geojson"

@@ -9,8 +9,8 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import Point, Polygon
 
-from gis.spatial import crs
 from gis.errors import InvalidInput
+from gis.spatial import crs
 
 GEOD = Geod(ellps="WGS84")
 

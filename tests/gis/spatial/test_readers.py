@@ -8,8 +8,8 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import Polygon
 
-from gis.spatial.crs import InputDatum, convert_geometry
 from gis.errors import InvalidInput
+from gis.spatial.crs import InputDatum, convert_geometry
 from gis.spatial.readers import find_column, int_value, pick_column, read_vector, text_value
 from tests.common import (
     COMMUNITIES,
