@@ -41,6 +41,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis.errors import Unauthenticated
+from gis.layers import Layer
 from gis.models import User
 from gis.people import permissions, security, users
 from gis.people.permissions import Action
@@ -49,6 +50,22 @@ from gis.settings import Settings
 TOKEN_URL = "/api/v1/auth/token"
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 1000
+
+
+# -- what the app holds: settings and the layer registry, built once at start --------------------------------
+def get_settings_of_app(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_layers(request: Request) -> dict[str, Layer]:
+    """The app's layer registry, built once in the lifespan (``gis.layers.registry``)."""
+    layers: dict[str, Layer] = request.app.state.layers
+    return layers
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_of_app)]
+LayersDep = Annotated[dict[str, Layer], Depends(get_layers)]
 
 
 # -- the session ----------------------------------------------------------------------------------------

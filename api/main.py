@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.routes import auth, categories, exports, facilities, incident_create, incidents, layers, ogc, open311, pages
 from gis.cluster import resolve_database_url
 from gis.db import make_engine, make_sessionmaker
+from gis.layers import registry
 from gis.settings import Settings, get_settings
 
 
@@ -28,6 +29,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The layer registry is built once, here, and handed to routes as a dependency (api.deps.LayersDep).
+        app.state.layers = registry(settings)
         if sessions is not None:
             app.state.sessions = app.state.report_sessions = sessions
             yield
@@ -47,7 +50,7 @@ def create_app(
         report_engine.dispose()
 
     app = FastAPI(
-        title="Wangge 网格 API",
+        title=f"Wangge 网格 API — {settings.site_title}",
         version="0.1.0",
         description="Community grid management: boundaries, unit grid cells, incidents, shared facilities.",
         lifespan=lifespan,

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from bench import BenchContext, Row, timed
 from bench.synthetic_city import incident_points
-from gis.incidents import bulk_copy as incident_copy
+from gis.incidents import bulk_copy
 from gis.incidents.bulk_import import import_incidents
 
 IMPORT_GOAL_PER_S, IMPORT_GOAL_RATIO = 100_000, 5
@@ -77,7 +77,7 @@ def import_rows(ctx: BenchContext, city: gpd.GeoDataFrame) -> list[Row]:
 def _postgres_import_ceiling(ctx: BenchContext, n: int, clear: Callable[[], None]) -> Row:
     """PostgreSQL alone loading the rows our import just wrote, handed over as ready COPY text, with the same
     work around them (secondary indexes dropped and rebuilt, foreign keys re-validated, one event per row)."""
-    tables = (("incident", incident_copy.INCIDENT_COLUMNS), ("incident_event", incident_copy.EVENT_COLUMNS))
+    tables = (("incident", bulk_copy.INCIDENT_COLUMNS), ("incident_event", bulk_copy.EVENT_COLUMNS))
     dumps = {}
     with psycopg.connect(ctx.psycopg_url) as conn, conn.cursor() as cursor:
         for table, columns in tables:
@@ -91,7 +91,7 @@ def _postgres_import_ceiling(ctx: BenchContext, n: int, clear: Callable[[], None
         with ctx.sessions.begin() as session:
             driver = session.connection().connection.driver_connection
             assert driver is not None
-            with incident_copy.bulk_load(session, n), driver.cursor() as cursor:
+            with bulk_copy.bulk_load(session, n), driver.cursor() as cursor:
                 for table, columns in tables:
                     data = dumps[table]
                     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:

@@ -48,7 +48,7 @@ from bench.bench_incident_import import import_rows
 from bench.http_load import CpuMeter, Load, Request, Server, drive, get_repeatedly, uvicorn_server
 from bench.synthetic_city import incident_points, load_city, side_for_cells, synthetic_city
 from gis.areas import grid_store
-from gis.incidents import fast_create as incident_report
+from gis.incidents import fast_create
 from gis.incidents import service as incidents
 from gis.incidents.bulk_import import import_incidents
 from gis.incidents.geojson import fetch_geojson, geojson_query
@@ -190,12 +190,12 @@ def _postgres_create_ceiling(ctx: BenchContext, city: gpd.GeoDataFrame, connecti
         with psycopg.connect(ctx.psycopg_url, autocommit=True) as conn:
             for point in points:
                 now = datetime.now(UTC)
-                margin = incidents.DUPLICATE_RADIUS_M / (111_320 * math.cos(math.radians(point.y))) * 1.01
-                conn.execute(incident_report.STATEMENT, {
+                margin = ctx.settings.duplicate_radius_m / (111_320 * math.cos(math.radians(point.y))) * 1.01
+                conn.execute(fast_create.STATEMENT, {
                     "lon": point.x, "lat": point.y, "category": "09006", "prefix": f"JS-{now.year}-",
                     "description": "上限", "address": None, "source": "patrol", "reporter": reporter,
-                    "roles": incident_report.REPORTER_ROLES, "reported_at": now, "now": now,
-                    "event_data": '{"source": "patrol", "datum": "wgs84"}', "radius": incidents.DUPLICATE_RADIUS_M,
+                    "roles": fast_create.REPORTER_ROLES, "reported_at": now, "now": now,
+                    "event_data": '{"source": "patrol", "datum": "wgs84"}', "radius": ctx.settings.duplicate_radius_m,
                     "margin": margin,
                 }, prepare=True).fetchall()
 

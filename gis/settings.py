@@ -31,6 +31,29 @@ class Settings(BaseSettings):
         default=None, description="Token signing secret (≥ 32 chars); unset: a random one kept in state_dir."
     )
     token_minutes: int = Field(default=480, ge=5, le=60 * 24 * 30, description="Bearer token lifetime.")
+    # -- the city: every city-specific value, Jishou's by default (a second city is configuration, not code)
+    city_name_zh: str = Field(default="吉首市", max_length=40, description="The city's name, for titles.")
+    city_name_en: str = Field(default="Jishou", max_length=60, description="The city's name in English.")
+    site_title: str = Field(default="吉首网格", max_length=60, description="Short title of pages and APIs.")
+    case_prefix: str = Field(
+        default="JS", pattern=r"^[A-Z][A-Z0-9]{0,5}$",
+        description="First part of public case numbers (JS-2026-000123): 1-6 capitals or digits, a capital first.",
+    )
+    open311_contact: str = Field(
+        default="吉首市城市管理监督指挥中心 (12345 热线)", max_length=200,
+        description="Who answers for the Open311 service (its discovery document's contact).",
+    )
+    duplicate_radius_m: float = Field(
+        default=50.0, gt=0, le=1000, description="Open cases of the same category this close are possible duplicates."
+    )
+    snap_tolerance_m: float = Field(
+        default=5.0, ge=0, le=100,
+        description="A point this close to a community but in none goes to the nearest one (GPS noise, hairline "
+                    "gaps between digitised boundaries); 0: no snapping.",
+    )
+    sharing_radius_m: float = Field(
+        default=500.0, gt=0, le=5000, description="Walking radius within which a shared facility serves a cell."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -19,9 +19,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from api.deps import BBoxDep, SessionDep, forbid_extra_query, require
+from api.deps import BBoxDep, LayersDep, SessionDep, forbid_extra_query, require
 from gis.errors import NotFound
-from gis.layers import registry
 from gis.layers.export import export_layers
 from gis.models import User
 from gis.people.permissions import Action
@@ -56,17 +55,18 @@ def export_layer(
     session: SessionDep,
     user: Annotated[User, require(Action.export_read)],
     bbox: BBoxDep,
+    layers: LayersDep,
     crs: Annotated[str | None, Query(description="EPSG code (e.g. 4546) or 'metric'; default 4326")] = None,
 ) -> FileResponse:
     settings = request.app.state.settings
-    if layer_id not in registry(settings):
+    if layer_id not in layers:
         raise NotFound(f"no layer {layer_id!r}; GET /api/v1/layers lists them")
     scratch = Path(tempfile.mkdtemp(prefix="wangge-download-"))
     try:
         fmt = "shp" if file_format is FileFormat.zip else file_format.value
         out = scratch / (layer_id if fmt == "shp" else f"{layer_id}.{fmt}")
         report = export_layers(session, [layer_id], out, fmt=fmt, settings=settings,  # type: ignore[arg-type]
-                               crs=crs, bbox=bbox)
+                               crs=crs, bbox=bbox, layers=layers)
         if file_format is FileFormat.zip:
             path = scratch / f"{layer_id}.zip"
             with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -34,7 +34,7 @@ from api.deps import Credentials, RequiredCredentials, forbid_extra_query, user_
 from api.routes.incident_views import VARY, body_error, etag, incident_read, max_photo_bytes, summary
 from api.schemas.incidents import MAX_PHOTOS, IncidentCreate, IncidentCreated
 from gis.errors import InvalidInput
-from gis.incidents import fast_create as incident_report
+from gis.incidents import fast_create
 from gis.incidents import service as incidents
 from gis.models import IncidentPhoto, User
 from gis.people import permissions
@@ -180,7 +180,7 @@ def _create(
         # The common case in one atomic statement (on the app's autocommit connections), which also checks
         # that the user is active and may report; it writes nothing when anything is off.
         with report_sessions() as session, session.begin():
-            reported = incident_report.report_as(
+            reported = fast_create.report_by_id(
                 session, user_id=given.user_id, category_code=body.category_code, lon=body.lon, lat=body.lat,
                 datum=body.wgs_datum, description=body.description, address=body.address, source=body.source,
                 reported_at=body.reported_at,

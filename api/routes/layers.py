@@ -12,9 +12,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from api.deps import BBoxDep, CurrentUser, PageDep, SessionDep, forbid_extra_query
+from api.deps import BBoxDep, CurrentUser, PageDep, SessionDep, forbid_extra_query, get_layers
 from gis.errors import NotFound
-from gis.layers import Layer, check_bbox, registry
+from gis.layers import Layer, check_bbox
 
 router = APIRouter(prefix="/api/v1/layers", tags=["layers"], dependencies=[Depends(forbid_extra_query)])
 
@@ -23,11 +23,7 @@ DECIMALS = 6
 
 
 def _layers(request: Request) -> dict[str, Layer]:
-    state = request.app.state
-    if getattr(state, "layers", None) is None:
-        state.layers = registry(state.settings)
-    layers: dict[str, Layer] = state.layers
-    return layers
+    return get_layers(request)
 
 
 @router.get("", operation_id="list_layers", summary="The published layers: titles, fields and default styles")

@@ -35,9 +35,9 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from api.deps import CurrentUser, SessionDep, declared_query_names
+from api.deps import CurrentUser, SessionDep, SettingsDep, declared_query_names, get_layers
 from gis.errors import NotFound, WanggeError
-from gis.layers import BBox, Layer, registry
+from gis.layers import BBox, Layer
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
@@ -61,11 +61,7 @@ class BadParameter(WanggeError):
 
 # -- what every route needs -----------------------------------------------------------------------------
 def _registered(request: Request) -> dict[str, Layer]:
-    state = request.app.state
-    if getattr(state, "layers", None) is None:
-        state.layers = registry(state.settings)
-    layers: dict[str, Layer] = state.layers
-    return layers
+    return get_layers(request)
 
 
 def _only_declared_parameters(request: Request) -> None:
@@ -119,12 +115,12 @@ def _layer(request: Request, collection_id: str) -> Layer:
 # -- landing page, API definition, conformance --------------------------------------------------------
 @router.get("", operation_id="ogc_landing_page", summary="OGC API – Features landing page",
             dependencies=[Depends(_only_declared_parameters)], response_class=Response)
-def landing_page(user: CurrentUser, links: LinksDep, f: Format = None) -> Response:
+def landing_page(user: CurrentUser, links: LinksDep, settings: SettingsDep, f: Format = None) -> Response:
     _check_format(f, ("json",))
     return _json({
-        "title": "吉首网格 Wangge — OGC API – Features",
-        "description": "Published layers of the Jishou community grid (boundaries, unit grid cells, incident "
-                       "density, shared facilities); no personal data.",
+        "title": f"{settings.site_title} Wangge — OGC API – Features",
+        "description": f"Published layers of the {settings.city_name_en} community grid (boundaries, unit grid "
+                       "cells, incident density, shared facilities); no personal data.",
         "links": [
             links.link("self", JSON, "", "This document"),
             links.link("service-desc", OPENAPI_JSON, "/api", "The API definition (OpenAPI 3.0)"),
@@ -136,9 +132,10 @@ def landing_page(user: CurrentUser, links: LinksDep, f: Format = None) -> Respon
 
 @router.get("/api", operation_id="ogc_api_definition", summary="OpenAPI 3.0 definition of the OGC API paths",
             dependencies=[Depends(_only_declared_parameters)], response_class=Response)
-def api_definition(request: Request, user: CurrentUser, links: LinksDep, f: Format = None) -> Response:
+def api_definition(request: Request, user: CurrentUser, links: LinksDep, settings: SettingsDep,
+                   f: Format = None) -> Response:
     _check_format(f, ("json",))
-    return _json(openapi_document(links.base, list(_registered(request))), OPENAPI_JSON)
+    return _json(openapi_document(links.base, list(_registered(request)), settings.site_title), OPENAPI_JSON)
 
 
 @router.get("/conformance", operation_id="ogc_conformance", summary="Conformance classes implemented",
@@ -326,7 +323,7 @@ def item(request: Request, collection_id: CollectionId, feature_id: str, session
 
 
 # -- the OpenAPI 3.0 definition -------------------------------------------------------------------------
-def openapi_document(base: str, collection_ids: list[str]) -> dict[str, Any]:
+def openapi_document(base: str, collection_ids: list[str], site_title: str) -> dict[str, Any]:
     """The OpenAPI 3.0 definition of the /ogc paths, written out because FastAPI's own is OpenAPI 3.1.
 
     Clients read ``limit``'s maximum from it (GDAL's OAPIF driver sizes its pages by it)."""
@@ -371,7 +368,7 @@ def openapi_document(base: str, collection_ids: list[str]) -> dict[str, Any]:
         "detail": {"type": "string"}, "code": {"type": "string"}}}}}}
     return {
         "openapi": "3.0.3",
-        "info": {"title": "吉首网格 Wangge — OGC API – Features", "version": "1.0.0",
+        "info": {"title": f"{site_title} Wangge — OGC API – Features", "version": "1.0.0",
                  "description": "Published layers as OGC API – Features collections (Part 1: Core, GeoJSON)."},
         "servers": [{"url": base}],
         "security": [{"apiKeyQuery": []}, {"apiKeyHeader": []}, {"bearer": []}],

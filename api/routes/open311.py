@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from api.deps import OptionalUser, SessionDep
+from api.deps import OptionalUser, SessionDep, SettingsDep
 from api.errors import status_for
 from api.routes.incident_views import max_photo_bytes
 from api.schemas.open311 import (
@@ -140,10 +140,10 @@ def base_url(request: Request) -> str:
 
 # -- discovery and services -----------------------------------------------------------------------------------
 @router.get("/discovery.{fmt}", operation_id="open311_discovery", summary="GeoReport service discovery")
-def discovery(request: Request, fmt: Format) -> Response:
+def discovery(request: Request, fmt: Format, settings: SettingsDep) -> Response:
     document = Discovery(
         changeset=CHANGESET,
-        contact="吉首市城市管理监督指挥中心 (12345 热线)",
+        contact=settings.open311_contact,
         key_service="API keys are issued by the supervision centre (`wangge keys create USERNAME`)",
         endpoints=[Endpoint(url=f"{base_url(request)}/open311/v2", changeset=CHANGESET)],
     )

@@ -23,10 +23,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.db import driver_connection
-from gis.incidents.service import PUBLIC_ID_PREFIX
 from gis.incidents.work_calendar import SHANGHAI
 from gis.models import SRID, User
 from gis.progress import ProgressReporter
+from gis.settings import get_settings
 
 INCIDENT_COLUMNS = (
     "id", "public_id", "category_code", "description", "location", "address", "source", "cell_code",
@@ -89,7 +89,7 @@ def _incident_columns(c: dict[str, Any], good: np.ndarray, id_text: np.ndarray, 
     teams = c["team_id"][good]
     return [
         id_text,
-        np.char.add(np.char.add(f"{PUBLIC_ID_PREFIX}-", years), np.char.add("-", np.char.zfill(id_text, 6))),
+        np.char.add(np.char.add(f"{get_settings().case_prefix}-", years), np.char.add("-", np.char.zfill(id_text, 6))),
         _texts(c["category_code"][good]),
         _texts(c["description"][good]),
         _ewkb_points(c["x"][good], c["y"][good]),

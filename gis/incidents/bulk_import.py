@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 from gis.incidents.bulk_copy import copy_incidents
-from gis.incidents.location import EDGE_TOLERANCE_M, Atlas, outside_message, swapped_message
+from gis.incidents.location import Atlas, outside_message, swapped_message
 from gis.incidents.service import FUTURE_TOLERANCE, MAX_ADDRESS
 from gis.incidents.work_calendar import SHANGHAI
 from gis.models import Category, Source, Status, User
@@ -91,7 +91,7 @@ def import_incidents(
     *,
     all_or_nothing: bool = True,
     datum: InputDatum | str = InputDatum.wgs84,
-    edge_tolerance_m: float = EDGE_TOLERANCE_M,
+    edge_tolerance_m: float | None = None,
     actor: User | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
@@ -105,7 +105,9 @@ def import_incidents(
     now = now or datetime.now(UTC)
     frame, row_numbers, geometry_errors = read_rows(path)
     progress("check", 0, len(frame))
-    checked = _Checker(session, frame, row_numbers, datum, settings or Settings(), now, edge_tolerance_m)
+    settings = settings or Settings()
+    tolerance = settings.snap_tolerance_m if edge_tolerance_m is None else edge_tolerance_m
+    checked = _Checker(session, frame, row_numbers, datum, settings, now, tolerance)
     for row, reason in geometry_errors:
         checked.refuse_rows(np.array([row]), "geometry", reason)
     good = checked.run()
@@ -294,7 +296,7 @@ class _Checker:
         if outside.any() and atlas.codes.size:
             positions = np.flatnonzero(outside)
             nearest, metres = atlas.nearest(points[positions], self.settings.metric_crs)
-            close = metres <= self.edge_tolerance_m  # as gis.incidents.service.locate: GPS noise, hairline gaps
+            close = metres <= self.edge_tolerance_m  # as gis.incidents.location.locate: GPS noise, hairline gaps
             community[positions[close]], near_edge[positions[close]] = nearest[close], True
             hints = dict(zip(positions, zip(nearest, metres, strict=True), strict=True))
             self.refuse(outside & ~near_edge, "location", lambda i: outside_message(

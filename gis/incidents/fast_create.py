@@ -14,7 +14,7 @@ result machinery: on a 2-core machine the ORM path cost 1.7–2.0 ms of Python p
 which a later failed flush in the same session takes out of the session with its values intact (SQLAlchemy's
 rule for objects it inserted); a case read back from a statement would be expired instead, and reading it
 after such a failure would need the database. The HTTP create route, whose session does nothing else, takes
-:func:`report_as`.
+:func:`report_by_id`.
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ from gis.errors import InvalidInput
 from gis.incidents.location import check_coordinate, in_range, to_wgs84
 from gis.incidents.service import (
     _METRES_PER_DEGREE,
-    DUPLICATE_RADIUS_M,
     FUTURE_TOLERANCE,
     MAX_ADDRESS,
-    PUBLIC_ID_PREFIX,
     Created,
     check_text,
     parse_source,
@@ -47,6 +45,7 @@ from gis.incidents.work_calendar import SHANGHAI
 from gis.models import SRID, AdminLevel, Category, Incident, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.people.permissions import PERMISSIONS, Action
+from gis.settings import get_settings
 from gis.spatial.crs import InputDatum
 
 T = TypeVar("T")
@@ -129,7 +128,7 @@ def _loaded(model: type[T], keys: Sequence[str], values: Sequence[Any], **relate
     return instance
 
 
-def report_as(
+def report_by_id(
     session: Session,
     *,
     user_id: int,
@@ -141,7 +140,7 @@ def report_as(
     address: str | None = None,
     source: Source | str = Source.patrol,
     reported_at: datetime | None = None,
-    duplicate_radius_m: float = DUPLICATE_RADIUS_M,
+    duplicate_radius_m: float | None = None,
     now: datetime | None = None,
 ) -> tuple[User, Created] | None:
     """The common report by a signed-in user known so far only by id (a verified token's subject): the
@@ -152,6 +151,8 @@ def report_as(
     The objects returned are detached (not in ``session``), as if loaded and the session closed.
     None, with nothing written, whenever anything is off (the user, the category, the point, any field):
     the caller then looks the user up and calls :func:`gis.incidents.service.create`, which raises the precise error."""
+    settings = get_settings()
+    duplicate_radius_m = settings.duplicate_radius_m if duplicate_radius_m is None else duplicate_radius_m
     now = now or datetime.now(UTC)
     reported = reported_at or now
     try:
@@ -167,7 +168,8 @@ def report_as(
         return None
     margin_deg = duplicate_radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(wy)), 0.01)) * 1.01
     rows = driver_connection(session).execute(STATEMENT, {
-        "lon": wx, "lat": wy, "category": code, "prefix": f"{PUBLIC_ID_PREFIX}-{reported.astimezone(SHANGHAI).year}-",
+        "lon": wx, "lat": wy, "category": code,
+        "prefix": f"{settings.case_prefix}-{reported.astimezone(SHANGHAI).year}-",
         "description": text_value, "address": address_value, "source": source_value.value, "reporter": user_id,
         "roles": REPORTER_ROLES, "reported_at": reported, "now": now,
         "event_data": json.dumps({"source": source_value.value, "datum": str(datum)}),

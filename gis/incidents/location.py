@@ -3,11 +3,11 @@
 The rule: the current community whose boundary holds the point (the lowest code wins on a shared edge); the cell
 of that community holding the point (lowest code on an edge); the team whose jurisdiction lists the community,
 else one listing its subdistrict (most specific first, lowest id among equals); a point outside every community
-but within ``EDGE_TOLERANCE_M`` of one goes to the nearest community and its nearest cell. :func:`locate` is the
-rule for one point in SQL; :class:`Atlas` is the same rule vectorised over millions of points in memory
-(shapely STRtrees: millions of points a second where a SQL join manages about 200,000, see
-``bench/bench_incident_import.py``),
-for bulk import. ``tests/gis/incidents/test_location.py`` holds the two forms to the same answers.
+but within the snap tolerance (setting ``snap_tolerance_m``, 5 m by default) of one goes to the nearest
+community and its nearest cell. :func:`locate` is the rule for one point in SQL; :class:`Atlas` is the same
+rule vectorised over millions of points in memory for bulk import (shapely STRtrees: millions of points a
+second where a SQL join manages about 200,000, see ``bench/bench_incident_import.py``).
+``tests/gis/incidents/test_location.py`` holds the two forms to the same answers.
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 from gis.models import SRID, AdminArea, AdminLevel, GridCell, TeamJurisdiction
+from gis.settings import get_settings
 from gis.spatial.crs import WGS84, InputDatum, convert, reproject
 
 _NONE = np.iinfo(np.int64).max
-# A point this close to a community but in none is taken to be in the nearest one: phone GPS is good to a
-# few metres, and digitised boundaries leave hairline gaps between neighbours.
-EDGE_TOLERANCE_M = 5.0
 
 
 # -- checking input -------------------------------------------------------------------------------------
@@ -159,7 +157,7 @@ def resolve_location(
     lat: object,
     datum: InputDatum | str = InputDatum.wgs84,
     *,
-    edge_tolerance_m: float = EDGE_TOLERANCE_M,
+    edge_tolerance_m: float | None = None,
 ) -> tuple[float, float, Location]:
     """Check a lon/lat pair as a person sent it, convert it to WGS84 and locate it (a point within
     ``edge_tolerance_m`` of a community counts as in it: see :func:`locate`).
@@ -173,7 +171,8 @@ def resolve_location(
             raise InvalidInput(f"lon/lat: {swapped_message(x, y)}")
         raise InvalidInput(range_message(x, y))
     wx, wy = to_wgs84(x, y, datum)
-    location = locate(session, wx, wy, tolerance_m=edge_tolerance_m)
+    tolerance = get_settings().snap_tolerance_m if edge_tolerance_m is None else edge_tolerance_m
+    location = locate(session, wx, wy, tolerance_m=tolerance)
     if location is not None:
         return wx, wy, location
     if in_range(y, x) and _locate_in(session, y, x, datum) is not None:

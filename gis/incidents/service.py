@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from gis.errors import InvalidInput, NotFound
 from gis.incidents.categories import usable_category
 from gis.incidents.location import (
-    EDGE_TOLERANCE_M,
     resolve_location,
 )
 from gis.incidents.photos import DEFAULT_MAX_BYTES, MAX_PHOTOS_PER_INCIDENT, CheckedPhoto, check_photo, store_photo
@@ -44,10 +43,9 @@ from gis.models import (
 )
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.people.permissions import Action, require
+from gis.settings import get_settings
 from gis.spatial.crs import InputDatum
 
-PUBLIC_ID_PREFIX = "JS"  # Jishou (吉首)
-DUPLICATE_RADIUS_M = 50.0
 MAX_ADDRESS = 200
 MAX_IDEMPOTENCY_KEY = 128
 # Reports from a phone whose clock runs a little fast are fine; a report dated tomorrow is a mistake.
@@ -55,8 +53,9 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 _METRES_PER_DEGREE = 111_320.0
 
 
-def public_id(incident_id: int, reported_at: datetime) -> str:
-    return f"{PUBLIC_ID_PREFIX}-{reported_at.astimezone(SHANGHAI).year}-{incident_id:06d}"
+def public_id(incident_id: int, reported_at: datetime, prefix: str | None = None) -> str:
+    """``JS-2026-000123``: the settings' case prefix (or ``prefix``), the year in Beijing time, the id."""
+    return f"{prefix or get_settings().case_prefix}-{reported_at.astimezone(SHANGHAI).year}-{incident_id:06d}"
 
 
 # -- checking input -------------------------------------------------------------------------------------
@@ -103,8 +102,8 @@ def create(
     photos: Sequence[bytes] = (),
     photo_dir: Path | None = None,
     max_photo_bytes: int = DEFAULT_MAX_BYTES,
-    duplicate_radius_m: float = DUPLICATE_RADIUS_M,
-    edge_tolerance_m: float = EDGE_TOLERANCE_M,
+    duplicate_radius_m: float | None = None,
+    edge_tolerance_m: float | None = None,
     now: datetime | None = None,
 ) -> Created:
     """Report a case: check everything, locate it, store it with a ``report`` event and its photos; flush.
@@ -203,9 +202,10 @@ def get_or_raise(session: Session, ref: int | str) -> Incident:
     return incident
 
 
-def find_duplicates(session: Session, incident: Incident, *, radius_m: float = DUPLICATE_RADIUS_M) -> list[Incident]:
+def find_duplicates(session: Session, incident: Incident, *, radius_m: float | None = None) -> list[Incident]:
     """Open cases (not final) of the same category within ``radius_m`` metres of ``incident``, nearest
-    first, the case itself and its own merged duplicates excluded."""
+    first, the case itself and its own merged duplicates excluded. ``radius_m``: the settings' by default."""
+    radius_m = get_settings().duplicate_radius_m if radius_m is None else radius_m
     if radius_m <= 0:
         return []
     point = select(Incident.location).where(Incident.id == incident.id).scalar_subquery()

@@ -21,7 +21,7 @@ def registry(settings: Settings) -> dict[str, Layer]:
         CompoundLayer(),
         GridCellLayer(),
         FacilityLayer(),
-        FacilitySharingLayer(metric_crs=settings.metric_crs),
+        FacilitySharingLayer(metric_crs=settings.metric_crs, radius_m=settings.sharing_radius_m),
         IncidentLayer(),
         IncidentDensityLayer(),
     ]

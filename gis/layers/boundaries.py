@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Numeric, cast, func, select
 
 from gis.layers.base import Field, Layer, Rows, Style
 from gis.models import AdminArea, AdminLevel
+from gis.settings import get_settings
 
 _FIELDS = (
     Field("code", "string", "区划代码", "Division code"),
@@ -39,7 +40,7 @@ class SubdistrictLayer(Layer):
     geometry_type = "MultiPolygon"
     fields = _FIELDS
     style = Style(color="#5b2c83", weight=2.5, fill_opacity=0.0)
-    metric_crs: int = 4546
+    metric_crs: int = field(default_factory=lambda: get_settings().metric_crs)
 
     def select(self) -> Rows:
         return _current(AdminLevel.subdistrict, self.metric_crs)
@@ -54,7 +55,7 @@ class CommunityLayer(Layer):
     geometry_type = "MultiPolygon"
     fields = _FIELDS
     style = Style(color="#2c7fb8", weight=1.5, fill_opacity=0.05)
-    metric_crs: int = 4546
+    metric_crs: int = field(default_factory=lambda: get_settings().metric_crs)
 
     def select(self) -> Rows:
         return _current(AdminLevel.community, self.metric_crs)

@@ -25,7 +25,7 @@ import functools
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -100,9 +100,11 @@ def fields_csv(shp: Path) -> Path:
     return shp.with_name(f"{shp.stem}.fields.csv")
 
 
-def resolve_layers(layer_ids: Sequence[str], *, settings: Settings) -> list[Layer]:
-    """The registered layers named (all of them, in registry order, when none is named)."""
-    layers = registry(settings)
+def resolve_layers(layer_ids: Sequence[str], *, settings: Settings,
+                   layers: Mapping[str, Layer] | None = None) -> list[Layer]:
+    """The registered layers named (all of them, in registry order, when none is named); ``layers``: the
+    registry the caller already holds (the app's), else one built from ``settings``."""
+    layers = registry(settings) if layers is None else layers
     unknown = [name for name in layer_ids if name not in layers]
     if unknown:
         raise InvalidInput(f"unknown layer(s) {', '.join(unknown)}; known: {', '.join(layers)}")
@@ -168,6 +170,7 @@ def export_layers(
     crs: str | int | None = None,
     bbox: BBox | None = None,
     progress: ProgressReporter | None = None,
+    layers: Mapping[str, Layer] | None = None,
 ) -> ExportReport:
     """Write the named layers (every registered layer when ``layer_ids`` is empty) to ``path``.
 
@@ -180,18 +183,18 @@ def export_layers(
     if fmt not in FORMATS:
         raise InvalidInput(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
     report = progress or no_progress
-    layers = resolve_layers(layer_ids, settings=settings)
+    chosen = resolve_layers(layer_ids, settings=settings, layers=layers)
     epsg = parse_crs(crs, settings=settings)
     check_bbox(bbox)
-    targets = _targets(path, fmt, [layer.id for layer in layers])
+    targets = _targets(path, fmt, [layer.id for layer in chosen])
     for target in set(targets.values()):
         target.parent.mkdir(parents=True, exist_ok=True)
 
     exported: list[ExportedLayer] = []
     scratch = Path(tempfile.mkdtemp(prefix=".wangge-export-", dir=next(iter(targets.values())).parent))
     try:
-        for n, layer in enumerate(layers):
-            report("layers", n, len(layers))
+        for n, layer in enumerate(chosen):
+            report("layers", n, len(chosen))
             stage = f"{layer.id} {layer.title_zh}"
             report(stage, 0, None)
             gdf = layer.to_geodataframe(session, bbox=bbox)
@@ -201,7 +204,7 @@ def export_layers(
             written = scratch / targets[layer.id].name
             short = _write(gdf, layer, written, fmt, epsg, functools.partial(report, stage))
             exported.append(ExportedLayer(layer.id, len(gdf), targets[layer.id], short))
-        report("layers", len(layers), len(layers))
+        report("layers", len(chosen), len(chosen))
         for target in dict.fromkeys(targets.values()):
             _move_into_place(scratch / target.name, target, fmt)
     finally:

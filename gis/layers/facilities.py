@@ -5,7 +5,7 @@ Neither names a person: unit contacts (names, phones) stay in the ``unit`` table
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +13,10 @@ import geopandas as gpd
 from sqlalchemy import Numeric, Select, cast, select, text
 from sqlalchemy.orm import Session
 
-from gis.facilities.coverage import DEFAULT_RADIUS_M, sharing_select
+from gis.facilities.coverage import sharing_select
 from gis.layers.base import BBox, FeaturePage, Field, Layer, Style
 from gis.models import Facility, FacilityType, Unit
+from gis.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,8 @@ class FacilitySharingLayer(Layer):
     style = Style(color="#636363", weight=0.4, fill_color="#1a9850", fill_opacity=0.6,
                   choropleth="facilities_in_reach",
                   palette=("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850"))
-    metric_crs: int = 4546
-    radius_m: float = DEFAULT_RADIUS_M
+    metric_crs: int = field(default_factory=lambda: get_settings().metric_crs)
+    radius_m: float = field(default_factory=lambda: get_settings().sharing_radius_m)
     period_days: int = 30
 
     def select(self) -> Select[Any]:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gis.incidents import service as incidents
+from gis.incidents.location import locate
 from gis.incidents.photos import store_photo
 from gis.incidents.workflow import transition
 from gis.models import Incident, IncidentEvent, PhotoKind, Role, Status, User
@@ -144,7 +145,7 @@ def _replay(session: Session, row: dict[str, str], *, cast: _Cast, rng: random.R
     reported_at = now - timedelta(days=float(row["days_ago"]))
     reporter = None
     if row["source"] == "patrol":  # the grid worker of the place, where the demo has one
-        where = incidents.locate(session, float(row["lon"]), float(row["lat"]))
+        where = locate(session, float(row["lon"]), float(row["lat"]))
         reporter = cast.grid_workers.get(where.community_code) if where else None
     created = incidents.create(
         session, category_code=row["category"], lon=float(row["lon"]), lat=float(row["lat"]),

@@ -16,10 +16,9 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import token_config
-from gis.incidents import fast_create as incident_report
+from gis.incidents import fast_create, workflow
 from gis.incidents import service as incidents
-from gis.incidents import workflow
-from gis.incidents.fast_create import report_as
+from gis.incidents.fast_create import report_by_id
 from gis.models import Incident, IncidentEvent, Role, User
 from gis.people import security, users
 from tests.gis.conftest import INSIDE_A, build_street_world
@@ -155,10 +154,10 @@ def test_the_fast_path_answers_exactly_as_the_detailed_path(live, monkeypatch: p
     fast_reports: list[object] = []
 
     def counted(*args: Any, **kwargs: Any) -> object:
-        fast_reports.append(result := report_as(*args, **kwargs))
+        fast_reports.append(result := report_by_id(*args, **kwargs))
         return result
 
-    monkeypatch.setattr(incident_report, "report_as", counted)
+    monkeypatch.setattr(fast_create, "report_by_id", counted)
     with sessions() as session:
         headers = _bearer(client, _user(session, "grid1").id)
     body = {"category_code": "09005", "lon": INSIDE_A[0], "lat": INSIDE_A[1], "description": "店外经营 <i>x</i>",

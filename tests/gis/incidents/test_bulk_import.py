@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
-from gis.incidents import bulk_copy as incident_copy
+from gis.incidents import bulk_copy
 from gis.incidents.bulk_import import import_incidents
 from gis.models import Incident, IncidentEvent
 from gis.spatial.crs import wgs84_to_gcj02
@@ -172,7 +172,7 @@ def test_a_bulk_load_restores_every_foreign_key(
     db: Session, street_world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Whatever the planner's estimate of the table's size after earlier tests: every load here is "bulk".
-    monkeypatch.setattr(incident_copy, "drops_indexes", lambda session, rows: rows >= 2)
+    monkeypatch.setattr(bulk_copy, "drops_indexes", lambda session, rows: rows >= 2)
     keys = text("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
                 "AND conrelid IN ('incident'::regclass, 'incident_event'::regclass)")
     before = db.scalar(keys)
@@ -207,7 +207,7 @@ def catalogue(db: Session) -> list[tuple[str, ...]]:
 def bulk(monkeypatch: pytest.MonkeyPatch, db: Session) -> Iterator[list[str]]:
     """Every load of two rows or more takes the bulk path; yields the DDL statements the session sends."""
     # Whatever the planner's estimate of the table's size after earlier tests: every load here is "bulk".
-    monkeypatch.setattr(incident_copy, "drops_indexes", lambda session, rows: rows >= 2)
+    monkeypatch.setattr(bulk_copy, "drops_indexes", lambda session, rows: rows >= 2)
     sent: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
@@ -221,11 +221,11 @@ def bulk(monkeypatch: pytest.MonkeyPatch, db: Session) -> Iterator[list[str]]:
 
 
 def test_only_a_load_of_bulk_size_and_at_least_the_table_s_size_drops_indexes(db: Session) -> None:
-    assert not incident_copy.drops_indexes(db, incident_copy.BULK_ROWS - 1)
-    assert incident_copy.drops_indexes(db, 10**9)
+    assert not bulk_copy.drops_indexes(db, bulk_copy.BULK_ROWS - 1)
+    assert bulk_copy.drops_indexes(db, 10**9)
     estimate = db.scalar(text("SELECT reltuples FROM pg_class WHERE oid = 'incident'::regclass")) or 0
     db.execute(text("UPDATE pg_class SET reltuples = 10e6 WHERE oid = 'incident'::regclass"))  # rolled back
-    assert not incident_copy.drops_indexes(db, incident_copy.BULK_ROWS)  # small beside the table
+    assert not bulk_copy.drops_indexes(db, bulk_copy.BULK_ROWS)  # small beside the table
     assert estimate < 10e6
 
 
@@ -278,14 +278,14 @@ def test_an_import_failing_half_way_and_rolled_back_loses_no_index_or_key(
     db: Session, street_world, tmp_path: Path, bulk: list[str], monkeypatch: pytest.MonkeyPatch, stage: str
 ) -> None:
     before = catalogue(db)
-    sent = incident_copy._send
+    sent = bulk_copy._send
 
     def fail_at_stage(copy, columns, n, name, progress):  # type: ignore[no-untyped-def]
         if name == stage:
             raise RuntimeError(f"disk full during {name}")
         sent(copy, columns, n, name, progress)
 
-    monkeypatch.setattr(incident_copy, "_send", fail_at_stage)
+    monkeypatch.setattr(bulk_copy, "_send", fail_at_stage)
     path = write_csv(tmp_path, [good(), good(), good()])
     # As the CLI and the API do: the import is one unit of work, rolled back whole when it raises.
     with pytest.raises(RuntimeError, match="disk full"), db.begin_nested():
@@ -293,5 +293,5 @@ def test_an_import_failing_half_way_and_rolled_back_loses_no_index_or_key(
     assert any(s.startswith("DROP INDEX") for s in bulk), "the failure came before the indexes were dropped"
     assert counts(db) == (0, 0)
     assert catalogue(db) == before  # word for word: the rollback undid the drops
-    monkeypatch.setattr(incident_copy, "_send", sent)
+    monkeypatch.setattr(bulk_copy, "_send", sent)
     assert import_incidents(db, path, now=NOW).imported == 3  # and the next import goes through

@@ -1,4 +1,4 @@
-"""``incident_report.report_as``, the one-statement create of the HTTP route: the same case as ``incidents.create``,
+"""``fast_create.report_by_id``, the one-statement create of the HTTP route: the same case as ``incidents.create``,
 or None with nothing written (the route then calls ``create``, which words the refusal).
 
 The world is ``street_world``: communities A and B side by side, three strip cells each, the subdistrict
@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.incidents import fast_create as incident_report
+from gis.incidents import fast_create, workflow
 from gis.incidents import service as incidents
-from gis.incidents import workflow
 from gis.models import Category, Incident, IncidentEvent, Role, Source, Status
 from gis.settings import PROJECT_ROOT
 from gis.spatial.crs import InputDatum, wgs84_to_gcj02
@@ -30,15 +29,15 @@ SAME_AS_CREATE = [c for c in Incident.__table__.c if c.name not in ("id", "publi
 EVENT_COLUMNS = [c for c in IncidentEvent.__table__.c if c.name not in ("id", "incident_id")]
 
 
-def _report_as(db: Session, world: StreetWorld, at: tuple[Any, Any] = INSIDE_A, category: Any = "09006",
+def _report_by_id(db: Session, world: StreetWorld, at: tuple[Any, Any] = INSIDE_A, category: Any = "09006",
                **kwargs: Any) -> tuple[Any, incidents.Created] | None:
     kwargs.setdefault("user_id", world.grid_worker.id)
-    return incident_report.report_as(db, category_code=category, lon=at[0], lat=at[1], now=NOW, **kwargs)
+    return fast_create.report_by_id(db, category_code=category, lon=at[0], lat=at[1], now=NOW, **kwargs)
 
 
 def _created(db: Session, world: StreetWorld, **kwargs: Any) -> incidents.Created:
-    result = _report_as(db, world, **kwargs)
-    assert result is not None, "report_as refused a report that create accepts"
+    result = _report_by_id(db, world, **kwargs)
+    assert result is not None, "report_by_id refused a report that create accepts"
     return result[1]
 
 
@@ -71,7 +70,7 @@ def test_it_stores_the_same_case_and_report_event_as_create(
     # Another category for each, so that neither finds the other as a possible duplicate.
     by_create = incidents.create(db, category_code="06010", lon=at[0], lat=at[1], reporter=street_world.grid_worker,
                                  now=NOW, **fields).incident
-    user, created = _report_as(db, street_world, at=at, category="09006", **fields)  # type: ignore[misc]
+    user, created = _report_by_id(db, street_world, at=at, category="09006", **fields)  # type: ignore[misc]
     db.flush()
     db.expire_all()
     ours, theirs = _stored(db, created.incident.id), _stored(db, by_create.id)
@@ -190,7 +189,7 @@ def test_anything_off_gives_none_and_writes_nothing(db: Session, street_world, c
     _created(db, street_world, at=INSIDE_B)  # a case already there, which must stay the only one
     before = _count(db)
     kwargs = REFUSED[case](db, street_world)
-    assert _report_as(db, street_world, **kwargs) is None
+    assert _report_by_id(db, street_world, **kwargs) is None
     assert _count(db) == before == (1, 1)
 
 
