@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from maps.assets import LEAFLET_CSS, LEAFLET_JS, Asset
+from maps.assets import LEAFLET_CSS as LEAFLET_CSS  # re-exported: one import for every vendored file
+from maps.assets import LEAFLET_JS as LEAFLET_JS
+from maps.assets import Asset
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ MARKERCLUSTER_JS = MARKERCLUSTER.asset("leaflet_markercluster", "leaflet.markerc
 MARKERCLUSTER_CSS = MARKERCLUSTER.asset("leaflet_markercluster_css", "MarkerCluster.css")
 MARKERCLUSTER_DEFAULT_CSS = MARKERCLUSTER.asset("leaflet_markercluster_default_css", "MarkerCluster.Default.css")
 HEAT_JS = HEAT.asset("leaflet_heat", "leaflet-heat.js")
-# Its icons are SVG data URIs inside the CSS: there is no image file to serve.
+# Its icons are SVG data URIs inside the CSS: there is no image file to serve. 5.x has no factory:
+# ``new L.Control.FullScreen()``, or the map option ``fullscreenControl: true``.
 FULLSCREEN_JS = FULLSCREEN.asset("leaflet_fullscreen", "Control.FullScreen.umd.js")
 FULLSCREEN_CSS = FULLSCREEN.asset("leaflet_fullscreen_css", "Control.FullScreen.css")
 LOCATECONTROL_JS = LOCATECONTROL.asset("leaflet_locatecontrol", "L.Control.Locate.min.js")

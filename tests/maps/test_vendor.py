@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from maps.vendor import ALL, REDOC_JS, Asset
+from maps.assets import Asset
+from maps.vendor import ALL, REDOC_JS
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "api" / "static"
 
