@@ -38,10 +38,11 @@ def docs_client(settings: Settings) -> Iterator[TestClient]:
 
 
 def test_fastapi_s_own_docs_would_load_from_a_cdn() -> None:
-    # Why this router exists; if FastAPI ever stops doing this, the router may go.
-    page = create_app(Settings(), sessions=sessionmaker())
-    with TestClient(page) as client:
-        assert any("cdn" in url for url in external_urls(client.get("/docs").text))
+    # Why this router exists (a bare FastAPI app: Wangge's own no longer has these pages once wired); if
+    # FastAPI ever stops doing this, the router may go.
+    with TestClient(FastAPI()) as client:
+        for path in (docs.DOCS_URL, docs.REDOC_URL):
+            assert any("cdn" in url for url in external_urls(client.get(path).text))
 
 
 @pytest.mark.parametrize("path", sorted(DOC_PATHS))
