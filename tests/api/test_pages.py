@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from api.routes.pages import JISHOU_CENTER, STATIC_DIR
 from maps.assets import external_urls
 from tests.factories import add_world
+from tests.maps.test_vendor import has_licence
 
 
 class _Assets(HTMLParser):
@@ -82,7 +83,7 @@ def test_every_vendored_package_keeps_its_licence_and_is_listed() -> None:
     packages = [p for p in vendor.iterdir() if p.is_dir()]
     assert packages
     for package in packages:
-        assert (package / "LICENSE").is_file(), package.name
+        assert has_licence(package), package.name
         assert package.name in readme, package.name
 
 
