@@ -29,7 +29,6 @@ from gis.settings import Settings, get_settings
 from gis.spatial.crs import InputDatum
 from gis.spatial.readers import VectorFile, find_column, pick_column, read_vector, text_value
 from gis.spatial.validation import (
-    CHINA,
     DEFAULT_TOLERANCE,
     Metric,
     Region,
@@ -114,13 +113,14 @@ def import_boundaries(
     level_field: str | None = None,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
     retire_missing: bool = False,
-    region: Region = CHINA,
+    region: Region | None = None,
     settings: Settings | None = None,
     progress: ProgressReporter | None = None,
 ) -> ImportSummary:
     """Validate every area of a boundary file, then add, re-version or keep each one by code.
 
     Levels and parent codes come from their columns when the file has them, else from the 12-digit code.
+    Features must lie in ``region`` (default: the settings' ``WANGGE_REGION``).
     An area's parent must be in the file or already stored. Areas are measured in ``settings.metric_crs``;
     ``tolerance`` bounds the area a child may have outside its parent or share with a sibling. Stored areas
     missing from the file stay, unless ``retire_missing``: then the current areas that share a parent with
@@ -141,7 +141,7 @@ def import_boundaries(
     )
     progress("reading", 1, 1)
 
-    areas, problems = _areas_from_file(file, columns, region)
+    areas, problems = _areas_from_file(file, columns, region or Region.of(settings))
     progress("validating", 0, len(areas))
     stored = _stored_areas(session, areas)
     retiring = _missing_siblings(areas, stored) if retire_missing else []
@@ -171,7 +171,7 @@ def import_compounds(
     name_field: str | None = None,
     community_field: str | None = None,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
-    region: Region = CHINA,
+    region: Region | None = None,
     settings: Settings | None = None,
     progress: ProgressReporter | None = None,
 ) -> ImportSummary:
@@ -190,7 +190,8 @@ def import_compounds(
     progress("reading", 0, 1)
     file = read_vector(path, layer=layer, crs=crs, datum=datum, encoding=encoding)
     features, problems = compounds.compounds_from_file(file, name_field=name_field,
-                                                       community_field=community_field, region=region)
+                                                       community_field=community_field,
+                                                       region=region or Region.of(settings))
     progress("reading", 1, 1)
     progress("validating", 0, len(features))
     problems += compounds.locate_communities(session, features)
