@@ -22,6 +22,7 @@ national standard — a documented departure, chosen once for a whole build.
 from __future__ import annotations
 
 import enum
+import json
 import re
 
 from gis.areas.divisions import is_valid_code, level_of_code, normalise_code, parent_of_code
@@ -47,6 +48,8 @@ class CodeScheme(enum.StrEnum):
 
         The result is not checked: see :meth:`problem`.
         """
+        if self is CodeScheme.adcode:
+            value = _datav_parent(value)
         code = normalise_code(value)
         if code is None or self is not CodeScheme.adcode:
             return code
@@ -68,8 +71,13 @@ class CodeScheme(enum.StrEnum):
             return f"{code!r} holds characters other than letters, digits and _ . -"
         return None
 
-    def example(self) -> str:
-        return {"cn": "433101004003", "adcode": "433101 (padded to 433101000000)", "any": "311 or BK-03"}[self.value]
+    def wanted(self) -> str:
+        """What a good code is, for a person fixing a file."""
+        return {
+            "cn": "the full 12-digit statistical division code, e.g. 433101004003",
+            "adcode": "a 6-digit adcode (DataV, AMap) or a 9- or 12-digit division code, e.g. 433101",
+            "any": f"an id of letters, digits and _ . - (at most {MAX_CODE_LENGTH}), unique in the level, e.g. 311",
+        }[self.value]
 
     def level_of(self, code: str) -> AdminLevel | None:
         """The level a good code denotes; None when the scheme does not say (``any``) or for a province."""
@@ -85,3 +93,16 @@ class CodeScheme(enum.StrEnum):
             raise ValueError(f"cell number {sequence} does not fit {digits} digits")
         separator = "-" if self is CodeScheme.any else ""
         return f"{community_code}{separator}{sequence:0{digits}d}"
+
+
+def _datav_parent(value: object) -> object:
+    """DataV writes a feature's parent as an object, ``{"adcode": 433100}`` (GDAL may hand it over as JSON
+    text): its adcode is the code."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, dict):
+        return value.get("adcode")
+    return value
