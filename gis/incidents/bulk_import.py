@@ -13,13 +13,16 @@ their cell, community, subdistrict and team then go in by PostgreSQL COPY with o
 duplicate detection (a history holds the duplicates it holds), deadlines (taken from a ``deadline_at``
 column when given, never computed), photos.
 
-CSV columns (header names; only the first three are required)::
+Columns (header names; only the first three are required)::
 
     lon,lat,category,description,address,reported_at,status,source,closed_at,deadline_at
 
-GeoJSON: a FeatureCollection of Points with the same names as properties (lon/lat come from the geometry).
-Times without a zone are Beijing time. ``closed_at`` is accepted only with a final status (closed,
-rejected, void) and left empty when a final case does not give it.
+A file that names them otherwise, a shapefile or GeoPackage of points in any CRS, a GBK CSV: see
+:mod:`gis.incidents.sources` (``SourceOptions``: a column mapping, a categories map, the CRS, the encoding, the
+time zone). Times without a zone are in ``SourceOptions.timezone``, else the settings' ``timezone``
+(Asia/Shanghai for Jishou). ``closed_at`` is accepted only with a final status (closed, rejected, void) and
+left empty when a final case does not give it. The snap tolerance is the settings' ``snap_tolerance_m``
+(0: none); the report counts the points it gave to a community they lie outside of.
 """
 
 from __future__ import annotations
@@ -29,27 +32,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
-import orjson
 import pandas as pd
 import shapely
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.errors import InvalidInput
 from gis.incidents.bulk_copy import copy_incidents
 from gis.incidents.location import Atlas, outside_message, swapped_message
 from gis.incidents.service import FUTURE_TOLERANCE, MAX_ADDRESS
-from gis.incidents.work_calendar import SHANGHAI
+from gis.incidents.sources import OPTIONAL, REQUIRED, SourceOptions, read_source
 from gis.models import Category, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.progress import ProgressReporter, no_progress
 from gis.settings import Settings
 from gis.spatial.crs import InputDatum, convert
 
-REQUIRED = ("lon", "lat", "category")
-OPTIONAL = ("description", "address", "reported_at", "status", "source", "closed_at", "deadline_at")
+__all__ = ["OPTIONAL", "REQUIRED", "ImportReport", "RefusedRow", "import_incidents"]
+MAX_UNKNOWN_LISTED = 50  # distinct category values the report lists
 # A historic file may say where a case ended, but not that it was merged: that needs the original.
 IMPORTABLE_STATUSES = tuple(s.value for s in Status if s is not Status.duplicate)
 _FINAL = {s.value for s in FINAL_STATUSES}
@@ -74,6 +76,10 @@ class ImportReport:
     imported: int
     refused: list[RefusedRow] = field(default_factory=list)
     seconds: float = 0.0
+    snapped: int = 0  # good rows outside every community, given to the nearest one within the snap tolerance
+    snap_tolerance_m: float = 0.0
+    unknown_categories: dict[str, int] = field(default_factory=dict)  # values the categories map lacks → rows
+    described: str = ""  # how the file was read
 
     @property
     def refused_rows(self) -> int:
@@ -81,8 +87,10 @@ class ImportReport:
 
     def __str__(self) -> str:
         rate = f" ({self.imported / self.seconds:,.0f}/s)" if self.imported and self.seconds else ""
+        snapped = (f", {self.snapped:,} points snapped to the nearest community (≤ {self.snap_tolerance_m:g} m)"
+                   if self.snapped else "")
         return (f"{self.imported:,} of {self.total:,} incidents imported{rate}, "
-                f"{self.refused_rows:,} rows refused")
+                f"{self.refused_rows:,} rows refused{snapped}")
 
 
 def import_incidents(
@@ -92,27 +100,37 @@ def import_incidents(
     all_or_nothing: bool = True,
     datum: InputDatum | str = InputDatum.wgs84,
     edge_tolerance_m: float | None = None,
+    source: SourceOptions | None = None,
     actor: User | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
     progress: ProgressReporter = no_progress,
 ) -> ImportReport:
-    """Check every row of ``path`` (.csv or .geojson/.json) and write the good ones by COPY; flush, never commit.
+    """Check every row of ``path`` (CSV, GeoJSON or a vector file GDAL reads, read as ``source`` says) and
+    write the good ones by COPY; flush, never commit.
 
     Raises InvalidInput when the file itself cannot be read (format, missing required columns); rows are
     never the cause of an exception, they are reported in ``ImportReport.refused``."""
     started = time.perf_counter()
     now = now or datetime.now(UTC)
-    frame, row_numbers, geometry_errors = read_rows(path)
+    source = source or SourceOptions()
+    progress("read", 0, 1)
+    read = read_source(path, source)
+    frame = read.frame
+    progress("read", 1, 1)
     progress("check", 0, len(frame))
     settings = settings or Settings()
     tolerance = settings.snap_tolerance_m if edge_tolerance_m is None else edge_tolerance_m
-    checked = _Checker(session, frame, row_numbers, datum, settings, now, tolerance)
-    for row, reason in geometry_errors:
+    zone = ZoneInfo(source.timezone) if source.timezone else settings.zone
+    checked = _Checker(session, frame, read.rows, datum, settings, now, tolerance,
+                       categories=source.categories, zone=zone, time_format=source.time_format)
+    for row, reason in read.geometry_errors:
         checked.refuse_rows(np.array([row]), "geometry", reason)
     good = checked.run()
     progress("check", len(frame), len(frame))
-    report = ImportReport(total=len(frame), imported=0, refused=checked.refused)
+    report = ImportReport(total=len(frame), imported=0, refused=checked.refused,
+                          snapped=int((checked.near_edge & good).sum()), snap_tolerance_m=tolerance,
+                          unknown_categories=checked.unknown_categories, described=read.described)
     if good.any() and not (all_or_nothing and checked.refused):
         report.imported = copy_incidents(session, checked.columns, checked.rows, good, path.name, actor, now,
                                          progress)
@@ -120,65 +138,20 @@ def import_incidents(
     return report
 
 
-# -- reading --------------------------------------------------------------------------------------------
-def read_rows(path: Path) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
-    """The file as a frame of text columns, each row's number as a person finds it, and rows whose
-    geometry was unusable (GeoJSON)."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
-        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InvalidInput(f"{path.name}: not a readable UTF-8 CSV ({exc})") from None
-        frame.columns = [str(c).strip().lower() for c in frame.columns]
-        if "category_code" in frame.columns and "category" not in frame.columns:
-            frame = frame.rename(columns={"category_code": "category"})
-        missing = [c for c in REQUIRED if c not in frame.columns]
-        if missing:
-            raise InvalidInput(f"{path.name}: missing column(s) {', '.join(missing)}; "
-                               f"the header needs {','.join(REQUIRED)} (optional: {','.join(OPTIONAL)})")
-        return frame, np.arange(len(frame)) + 2, []
-    if suffix in {".geojson", ".json"}:
-        return _read_geojson(path)
-    raise InvalidInput(f"{path.name}: import reads .csv or .geojson files")
-
-
-def _read_geojson(path: Path) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str]]]:
-    try:
-        document = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"{path.name}: not valid JSON ({exc})") from None
-    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise InvalidInput(f"{path.name}: expected a GeoJSON FeatureCollection")
-    features = document.get("features") or []
-    columns: dict[str, list[str]] = {name: [] for name in (*REQUIRED, *OPTIONAL)}
-    bad: list[tuple[int, str]] = []
-    for number, feature in enumerate(features, start=1):
-        properties = (feature or {}).get("properties") or {}
-        geometry = (feature or {}).get("geometry") or {}
-        coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
-        lon = lat = ""
-        if geometry.get("type") != "Point" or not isinstance(coordinates, list) or len(coordinates) < 2:
-            bad.append((number, f"must be a Point with [lon, lat] (got {geometry.get('type') or 'none'})"))
-        else:
-            lon, lat = str(coordinates[0]), str(coordinates[1])
-        columns["lon"].append(lon)
-        columns["lat"].append(lat)
-        for name in ("category", *OPTIONAL):
-            value = properties.get(name, properties.get("category_code") if name == "category" else None)
-            columns[name].append("" if value is None else str(value))
-    return pd.DataFrame(columns, dtype=str), np.arange(len(features)) + 1, bad
-
-
 # -- checking -------------------------------------------------------------------------------------------
 class _Checker:
     """Vectorised checks of a whole file; refused rows are collected, never raised."""
 
     def __init__(self, session: Session, frame: pd.DataFrame, rows: np.ndarray, datum: InputDatum | str,
-                 settings: Settings, now: datetime, edge_tolerance_m: float) -> None:
+                 settings: Settings, now: datetime, edge_tolerance_m: float, *,
+                 categories: dict[str, str] | None = None, zone: ZoneInfo | None = None,
+                 time_format: str | None = None) -> None:
         self.session, self.frame, self.rows, self.now = session, frame, rows, now
         self.datum, self.settings, self.edge_tolerance_m = datum, settings, edge_tolerance_m
+        self.categories, self.zone, self.time_format = categories, zone or settings.zone, time_format
+        self.unknown_categories: dict[str, int] = {}
         self.n = len(frame)
+        self.near_edge = np.zeros(self.n, dtype=bool)
         self.ok = np.ones(self.n, dtype=bool)
         self.refused: list[RefusedRow] = []
         self.columns: dict[str, Any] = {}
@@ -214,11 +187,26 @@ class _Checker:
     def _category(self) -> None:
         codes = self.text("category")
         active = set(self.session.scalars(select(Category.code).where(Category.active.is_(True))))
+        if self.categories is not None:
+            codes = self._mapped_categories(codes)
         empty = (codes == "").to_numpy()
         self.refuse(empty, "category", "required (a 5-digit GB/T 47678.5 matter code)")
-        unknown = ~codes.isin(active).to_numpy() & ~empty
+        unknown = ~codes.isin(active).to_numpy() & ~empty & (codes != "-").to_numpy()
         self.refuse(unknown, "category", lambda i: f"unknown or inactive code {codes.iat[i]!r}")
         self.columns["category_code"] = codes
+
+    def _mapped_categories(self, values: pd.Series) -> pd.Series:
+        """The file's category words through the categories map; values it lacks are refused and counted
+        (the report lists them), never guessed."""
+        assert self.categories is not None
+        mapped = values.map(self.categories)
+        missing = (mapped.isna() & (values != "")).to_numpy()
+        if missing.any():
+            counts = values[missing].value_counts()
+            self.unknown_categories = {str(k): int(v) for k, v in counts.head(MAX_UNKNOWN_LISTED).items()}
+            self.refuse(missing, "category", lambda i: f"{values.iat[i]!r} is not in the categories map")
+        # A refused row keeps its own word, so the code check below does not report it a second time.
+        return mapped.fillna("").where(~missing, "-")
 
     def _texts(self) -> None:
         for name, limit in (("description", MAX_DESCRIPTION), ("address", MAX_ADDRESS)):
@@ -263,9 +251,11 @@ class _Checker:
             return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
         # Each distinct text is parsed once: a file's times repeat (a day's reports, empty deadlines).
         codes, distinct = pd.factorize(values)
-        result = pd.Series(_parse_times(pd.Series(distinct, dtype=str)).array.take(codes), index=values.index)
+        parsed = _parse_times(pd.Series(distinct, dtype=str), self.zone, self.time_format)
+        result = pd.Series(parsed.array.take(codes), index=values.index)
         unreadable = (result.isna() & (values != "")).to_numpy()
-        self.refuse(unreadable, name, lambda i: f"not an ISO 8601 date-time ({values.iat[i]!r})")
+        wanted = f"a date-time as {self.time_format}" if self.time_format else "an ISO 8601 date-time"
+        self.refuse(unreadable, name, lambda i: f"not {wanted} ({values.iat[i]!r})")
         return result
 
     def _place(self) -> None:
@@ -296,13 +286,15 @@ class _Checker:
         if outside.any() and atlas.codes.size:
             positions = np.flatnonzero(outside)
             nearest, metres = atlas.nearest(points[positions], self.settings.metric_crs)
-            close = metres <= self.edge_tolerance_m  # as gis.incidents.location.locate: GPS noise, hairline gaps
+            # As gis.incidents.location.locate: GPS noise, hairline gaps; a tolerance of 0 snaps nothing.
+            close = (metres <= self.edge_tolerance_m) if self.edge_tolerance_m > 0 else np.zeros(len(metres), bool)
             community[positions[close]], near_edge[positions[close]] = nearest[close], True
             hints = dict(zip(positions, zip(nearest, metres, strict=True), strict=True))
             self.refuse(outside & ~near_edge, "location", lambda i: outside_message(
                 float(x[i]), float(y[i]), atlas.names[hints[i][0]], atlas.codes[hints[i][0]], float(hints[i][1])))
         elif outside.any():
             self.refuse(outside, "location", "no community boundaries are loaded; load boundaries first")
+        self.near_edge = near_edge
         where = np.where(self.ok, community, -1)
         self.columns["x"], self.columns["y"] = x, y
         self.columns["community_code"] = atlas.codes_at(where)
@@ -326,14 +318,20 @@ def _stripped(values: pd.Series) -> pd.Series:
     return pd.Series(pd.Series(distinct, dtype=str).str.strip().array.take(codes), index=values.index)
 
 
-def _parse_times(values: pd.Series) -> pd.Series:
-    """Texts as UTC times; "" and unreadable texts → NaT; no zone → Beijing time."""
+def _parse_times(values: pd.Series, zone: ZoneInfo, time_format: str | None = None) -> pd.Series:
+    """Texts as UTC times; "" and unreadable texts → NaT; no zone → in ``zone`` (a time that does not exist
+    or is ambiguous there, at a DST change, is unreadable rather than guessed). ``time_format`` (strftime)
+    reads exports that are not ISO 8601, e.g. ``%m/%d/%Y %I:%M:%S %p``."""
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    zoned = values.str.contains(_TZ_SUFFIX, regex=True)
+    parse_format = time_format or "ISO8601"
+    zoned = values.str.contains(_TZ_SUFFIX, regex=True) if time_format is None else values != values
     if zoned.any():
-        result[zoned] = pd.to_datetime(values[zoned], errors="coerce", utc=True, format="ISO8601")
+        result[zoned] = pd.to_datetime(values[zoned], errors="coerce", utc=True, format=parse_format)
     naive = ~zoned & (values != "")
     if naive.any():
-        local = pd.to_datetime(values[naive], errors="coerce", format="ISO8601")
-        result[naive] = local.dt.tz_localize(SHANGHAI, nonexistent="NaT", ambiguous="NaT").dt.tz_convert(UTC)
+        local = pd.to_datetime(values[naive], errors="coerce", format=parse_format)
+        if local.dt.tz is not None:  # a format with %z gave zoned times
+            result[naive] = local.dt.tz_convert(UTC)
+        else:
+            result[naive] = local.dt.tz_localize(zone, nonexistent="NaT", ambiguous="NaT").dt.tz_convert(UTC)
     return result

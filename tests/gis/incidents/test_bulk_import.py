@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from gis.errors import InvalidInput
 from gis.incidents import bulk_copy
 from gis.incidents.bulk_import import import_incidents
+from gis.incidents.sources import SourceOptions, parse_columns
 from gis.models import Incident, IncidentEvent
+from gis.settings import Settings
 from gis.spatial.crs import wgs84_to_gcj02
 from tests.gis.conftest import COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld
 
@@ -152,7 +154,7 @@ def test_a_geojson_file_is_read_from_its_points(db: Session, street_world, tmp_p
 
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("cases.csv", "lon,lat,description\n109.7,28.3,x\n", "missing column"),
-    ("cases.txt", "whatever", "reads .csv or .geojson"),
+    ("cases.txt", "whatever", "cannot be read .* — fix: give a GeoJSON"),  # GDAL tried every format it knows
     ("cases.geojson", '{"type": "Feature"}', "FeatureCollection"),
     ("cases.geojson", "{not json", "not valid JSON"),
 ])
@@ -295,3 +297,61 @@ def test_an_import_failing_half_way_and_rolled_back_loses_no_index_or_key(
     assert catalogue(db) == before  # word for word: the rollback undid the drops
     monkeypatch.setattr(bulk_copy, "_send", sent)
     assert import_incidents(db, path, now=NOW).imported == 3  # and the next import goes through
+
+
+# -- sources that do not speak our columns (issue 15) ---------------------------------------------
+
+
+def test_times_without_a_zone_are_read_in_the_time_zone_asked_for(
+    db: Session, street_world: StreetWorld, tmp_path: Path
+) -> None:
+    path = tmp_path / "311.csv"
+    path.write_text("Longitude,Latitude,Complaint Type,Created Date\n"
+                    f"{INSIDE_A[0]},{INSIDE_A[1]},Street vending,01/05/2017 09:15:00 PM\n", encoding="gbk")
+    source = SourceOptions(columns=parse_columns('lon=Longitude,lat=Latitude,category="Complaint Type",'
+                                                 'reported_at="Created Date"'),
+                           categories={"Street vending": "09006"}, timezone="America/New_York",
+                           time_format="%m/%d/%Y %I:%M:%S %p")
+
+    report = import_incidents(db, path, now=NOW, source=source)
+
+    assert (report.imported, report.refused) == (1, [])
+    stored = db.scalar(select(Incident))
+    assert stored is not None and stored.category_code == "09006"
+    assert stored.reported_at == datetime(2017, 1, 6, 2, 15, tzinfo=UTC)  # 21:15 EST is 02:15 UTC next day
+
+
+def test_the_settings_time_zone_is_the_default_for_naive_times(
+    db: Session, street_world: StreetWorld, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path, [good(reported_at="2025-06-03 08:00", closed_at="", status="")])
+    settings = Settings(database_url="postgresql://unused/unused", timezone="America/Chicago")
+
+    import_incidents(db, path, now=NOW, settings=settings)
+
+    assert db.scalar(select(Incident.reported_at)) == datetime(2025, 6, 3, 13, 0, tzinfo=UTC)  # CDT is UTC-5
+
+
+def test_values_missing_from_the_categories_map_are_refused_and_counted(
+    db: Session, street_world: StreetWorld, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path, [good(category="Street vending"), good(category="Noise"), good(category="Noise")])
+
+    report = import_incidents(db, path, now=NOW, all_or_nothing=False,
+                              source=SourceOptions(categories={"Street vending": "09006"}))
+
+    assert report.imported == 1 and report.unknown_categories == {"Noise": 2}
+    missing = "'Noise' is not in the categories map"
+    assert [(r.row, r.field, r.reason) for r in report.refused] == [(3, "category", missing), (4, "category", missing)]
+
+
+def test_with_a_snap_tolerance_of_zero_a_point_just_outside_is_refused(
+    db: Session, street_world: StreetWorld, tmp_path: Path
+) -> None:
+    metre = 1 / (111_320 * math.cos(math.radians(28.305)))
+    path = write_csv(tmp_path, [good(lon=109.72 + 3 * metre, lat=28.305)])  # 3 m east of the streets' edge
+
+    snapped = import_incidents(db, path, now=NOW, edge_tolerance_m=5)
+    assert (snapped.imported, snapped.snapped) == (1, 1) and "1 points snapped" in str(snapped)
+    refused = import_incidents(db, path, now=NOW, edge_tolerance_m=0)
+    assert (refused.imported, refused.snapped, [r.field for r in refused.refused]) == (0, 0, ["location"])
