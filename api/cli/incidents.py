@@ -76,6 +76,10 @@ def import_file(
     encoding: Annotated[str | None, typer.Option(
         help="Text encoding of a CSV or DBF (default: UTF-8, else GB18030/GBK).")] = None,
     layer: Annotated[str | None, typer.Option(help="Layer to read when the file has several.")] = None,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="The city is not running: a large load may drop and rebuild the incident tables' indexes "
+                          "and keys for speed, locking them until it ends. Default: online, the API keeps "
+                          "answering.")] = False,
     snap: Annotated[float | None, typer.Option(
         min=0, max=100, help="Snap tolerance in metres: a point this close to a community but in none goes to the "
                              "nearest (default: WANGGE_SNAP_TOLERANCE_M; 0: none).")] = None,
@@ -93,7 +97,8 @@ def import_file(
     with rt.transaction() as session, rich_progress() as progress:
         actor = users.get_user(session, as_user) if as_user else None
         report = import_incidents(session, file, all_or_nothing=all_or_nothing, datum=datum, actor=actor,
-                                  settings=rt.settings, progress=progress, source=source, edge_tolerance_m=snap)
+                                  settings=rt.settings, progress=progress, source=source, edge_tolerance_m=snap,
+                                  offline=offline)
     console.print(f"read {escape(report.described)}", highlight=False, soft_wrap=True)
     if report.unknown_categories:
         table = Table("value", "rows", title="category values not in the map 映射表中没有的类别")

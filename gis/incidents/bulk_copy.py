@@ -3,8 +3,14 @@ and one ``import`` event per incident, also by COPY.
 
 Both tables are loaded in COPY's text format, written a block at a time from whole columns (escaped and
 joined by vectorised string operations), not row by row through the driver; a writer thread sends each block
-while the next is formatted. A large load into a table no bigger than itself drops the secondary indexes and
-foreign keys for the duration and rebuilds them after (see ``bulk_load``).
+while the next is formatted.
+
+A load keeps the city running: COPY into the live tables takes only ROW EXCLUSIVE locks, so the API goes on
+reading and creating cases while it runs, and sees the load whole at its commit
+(``tests/api/test_historic_load_live.py``). Only an ``offline`` load (the operator says the city is not
+running) may drop the secondary indexes and foreign keys of a table no bigger than itself and rebuild them
+after (see ``bulk_load``): faster, but it holds ACCESS EXCLUSIVE locks on the incident tables until the
+import ends, which would stop every reader.
 """
 
 from __future__ import annotations
@@ -41,8 +47,8 @@ EVENT_COLUMNS = ("incident_id", "actor_id", "at", "action", "from_status", "to_s
 # them and adds them back after, the foreign keys validated by one join each (every value was checked
 # against the same tables in this transaction anyway). Primary keys, unique and CHECK constraints stay:
 # they are checked row by row as always. The price: the incident tables are locked (ACCESS EXCLUSIVE) until
-# the import commits. Smaller loads into a large table keep everything, where rebuilding the whole table's
-# indexes would cost more than it saves.
+# the import commits — so only an offline load does it. Smaller loads into a large table keep everything,
+# where rebuilding the whole table's indexes would cost more than it saves.
 BULK_ROWS = 10_000
 COPY_CHUNK = 50_000  # rows per block sent to COPY (and per progress report)
 # Hex EWKB of a little-endian POINT with our SRID, up to its coordinates.
@@ -51,14 +57,15 @@ _NULL = "\\N"  # COPY text format's NULL
 
 
 def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, good: np.ndarray, file_name: str,
-                   actor: User | None, now: datetime, progress: ProgressReporter) -> int:
+                   actor: User | None, now: datetime, progress: ProgressReporter, *, offline: bool = False) -> int:
     """COPY the ``good`` rows of the checked ``columns`` (as ``gis.incidents.bulk_import`` leaves them: located,
     parsed, stripped), then one ``import`` event each naming the file's row (``rows``); returns how many
     incidents were written.
 
     Both tables are loaded by COPY in its text format, written a block at a time from whole columns (escaped
     and joined by vectorised string operations), not row by row through the driver. A writer thread sends
-    the blocks, so PostgreSQL reads one while the next is being formatted here."""
+    the blocks, so PostgreSQL reads one while the next is being formatted here. ``offline`` allows
+    :func:`bulk_load` to drop and rebuild indexes and keys (locking the tables); never while the city runs."""
     n = int(good.sum())
     ids = _reserve_ids(session, n)
     id_text = ids.astype(str)
@@ -67,7 +74,7 @@ def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, 
     status = _texts(c["status"][good])
     session.flush()
     connection = driver_connection(session)
-    with bulk_load(session, n), connection.cursor() as cursor:
+    with bulk_load(session, n, offline=offline), connection.cursor() as cursor:
         # Table and column names are ours (constants above), never user input.
         with cursor.copy(f"COPY incident ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN",
                          writer=QueuedLibpqWriter(cursor)) as copy:
@@ -169,10 +176,11 @@ def _timestamps(values: pd.Series) -> np.ndarray:
 
 
 @contextmanager
-def bulk_load(session: Session, rows: int) -> Iterator[None]:
-    """For a load of at least BULK_ROWS rows and at least the table's size, drop the foreign keys and the
-    secondary indexes of the incident tables for the block, and add them back (validated, rebuilt) after it."""
-    if not drops_indexes(session, rows):
+def bulk_load(session: Session, rows: int, *, offline: bool = False) -> Iterator[None]:
+    """For an ``offline`` load of at least BULK_ROWS rows and at least the table's size, drop the foreign keys
+    and the secondary indexes of the incident tables for the block, and add them back (validated, rebuilt)
+    after it. Online (the default) it does nothing: the live API must not wait on the import."""
+    if not offline or not drops_indexes(session, rows):
         yield
         return
     # Statements are made by the catalogue (format with %I / regclass quoting, pg_get_indexdef), never from

@@ -101,13 +101,16 @@ def import_incidents(
     datum: InputDatum | str = InputDatum.wgs84,
     edge_tolerance_m: float | None = None,
     source: SourceOptions | None = None,
+    offline: bool = False,
     actor: User | None = None,
     settings: Settings | None = None,
     now: datetime | None = None,
     progress: ProgressReporter = no_progress,
 ) -> ImportReport:
     """Check every row of ``path`` (CSV, GeoJSON or a vector file GDAL reads, read as ``source`` says) and
-    write the good ones by COPY; flush, never commit.
+    write the good ones by COPY; flush, never commit. The live API keeps reading and creating meanwhile;
+    ``offline`` (the city is not running) lets a large load drop and rebuild indexes for speed
+    (:func:`gis.incidents.bulk_copy.bulk_load`).
 
     Raises InvalidInput when the file itself cannot be read (format, missing required columns); rows are
     never the cause of an exception, they are reported in ``ImportReport.refused``."""
@@ -133,7 +136,7 @@ def import_incidents(
                           unknown_categories=checked.unknown_categories, described=read.described)
     if good.any() and not (all_or_nothing and checked.refused):
         report.imported = copy_incidents(session, checked.columns, checked.rows, good, path.name, actor, now,
-                                         progress)
+                                         progress, offline=offline)
     report.seconds = time.perf_counter() - started
     return report
 
