@@ -27,10 +27,14 @@ class Format(enum.StrEnum):
     gpkg = "gpkg"
     geojson = "geojson"
     shp = "shp"
+    csv = "csv"
+    kml = "kml"
+    fgb = "fgb"
 
 
 DEFAULT_OUT = {Format.gpkg: Path("wangge.gpkg"), Format.geojson: Path("wangge-geojson"),
-               Format.shp: Path("wangge-shp")}
+               Format.shp: Path("wangge-shp"), Format.csv: Path("wangge-csv"), Format.kml: Path("wangge-kml"),
+               Format.fgb: Path("wangge-fgb")}
 
 
 def parse_bbox(text: str | None) -> BBox | None:
@@ -53,10 +57,11 @@ def export(
     layers: Annotated[
         list[str] | None, typer.Argument(help="Layer ids (see `wangge layers list`); none: every layer.")
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="gpkg: one file; geojson, shp: one per layer.")] = (
+    fmt: Annotated[Format, typer.Option(
+        "--format", "-f", help="gpkg: one file; geojson, shp, csv (WKT), kml, fgb: one per layer.")] = (
         Format.gpkg
     ),
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="A .gpkg file; for geojson/shp a folder (or the "
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="A .gpkg file; for the others a folder (or the "
                                                                  "file for one layer). Default: wangge.gpkg, "
                                                                  "wangge-geojson/, wangge-shp/.")] = None,
     crs: Annotated[str | None, typer.Option(help="EPSG code to write in, e.g. 4546, or 'metric' (settings); "

@@ -1,4 +1,4 @@
-"""Planner exports: published layers written as GeoPackage, GeoJSON or Shapefile for QGIS.
+"""Planner exports: published layers written as GeoPackage, GeoJSON, Shapefile, CSV, KML or FlatGeobuf for QGIS.
 
 Everything goes through the Layer interface (``gis.layers``), so a layer registered there is exportable
 with no change here, and an export holds exactly what the map and the OGC API show: public columns only.
@@ -12,6 +12,12 @@ with no change here, and an export holds exactly what the map and the OGC API sh
   cut to the 10 characters dBase allows without two landing on the same name, and ``<layer id>.fields.csv``
   mapping the short names back to the full names and their titles. Dates and times, which dBase cannot
   hold with their time zone, are written as ISO 8601 text (UTC).
+- CSV: one ``.csv`` per layer with the geometry as WKT in its first column (``WKT``), a ``.csvt`` giving
+  each column's type (QGIS and GDAL read it) and the coordinates in the export's CRS (named in the report;
+  CSV cannot say it itself).
+- KML: one ``.kml`` per layer, always WGS 84 lon/lat (KML knows no other CRS), names from the layer's first
+  field.
+- FlatGeobuf: one ``.fgb`` per layer with its packed R-tree, so that QGIS reads a bbox without the whole file.
 
 Coordinates are EPSG:4326 by default; ``crs=`` reprojects (e.g. 4546, CGCS2000 Gauss-Krüger in metres, for
 planners who measure). Files appear whole or not at all: each is written in a scratch folder beside the
@@ -43,11 +49,15 @@ from gis.progress import ProgressReporter, no_progress
 from gis.settings import Settings
 from gis.spatial.crs import normalise_epsg
 
-ExportFormat = Literal["gpkg", "geojson", "shp"]
-FORMATS: tuple[ExportFormat, ...] = ("gpkg", "geojson", "shp")
-SUFFIX: dict[ExportFormat, str] = {"gpkg": ".gpkg", "geojson": ".geojson", "shp": ".shp"}
-DRIVER: dict[ExportFormat, str] = {"gpkg": "GPKG", "geojson": "GeoJSON", "shp": "ESRI Shapefile"}
+ExportFormat = Literal["gpkg", "geojson", "shp", "csv", "kml", "fgb"]
+FORMATS: tuple[ExportFormat, ...] = ("gpkg", "geojson", "shp", "csv", "kml", "fgb")
+SUFFIX: dict[ExportFormat, str] = {"gpkg": ".gpkg", "geojson": ".geojson", "shp": ".shp", "csv": ".csv",
+                                   "kml": ".kml", "fgb": ".fgb"}
+DRIVER: dict[ExportFormat, str] = {"gpkg": "GPKG", "geojson": "GeoJSON", "shp": "ESRI Shapefile", "csv": "CSV",
+                                   "kml": "KML", "fgb": "FlatGeobuf"}
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+CSV_PARTS = (".csv", ".csvt")
+WHOLE_FILE_FORMATS = ("geojson", "csv", "kml", "fgb")  # written in one call: their drivers do not append
 DBF_NAME_LENGTH = 10
 CHUNK_ROWS = 20_000  # rows per write, so that the progress bar of a big layer moves
 
@@ -84,6 +94,9 @@ class ExportReport:
                 for suffix in SHAPEFILE_PARTS:
                     out[item.path.with_suffix(suffix)] = None
                 out[fields_csv(item.path)] = None
+            elif self.fmt == "csv":
+                for suffix in CSV_PARTS:
+                    out[item.path.with_suffix(suffix)] = None
             else:
                 out[item.path] = None
         return list(out)
@@ -185,6 +198,9 @@ def export_layers(
     report = progress or no_progress
     chosen = resolve_layers(layer_ids, settings=settings, layers=layers)
     epsg = parse_crs(crs, settings=settings)
+    if fmt == "kml" and epsg != 4326:
+        raise InvalidInput(f"crs: KML is always WGS 84 lon/lat (EPSG:4326), not EPSG:{epsg} — fix: leave --crs "
+                           "out, or choose gpkg, fgb or csv for a metric CRS")
     check_bbox(bbox)
     targets = _targets(path, fmt, [layer.id for layer in chosen])
     for target in set(targets.values()):
@@ -219,7 +235,7 @@ def _targets(path: Path, fmt: ExportFormat, layer_ids: list[str]) -> dict[str, P
         if file.suffix.lower() != ".gpkg":
             file = file.with_name(file.name + ".gpkg")
         return {layer_id: file for layer_id in layer_ids}
-    single_suffixes = {".geojson", ".json"} if fmt == "geojson" else {".shp"}
+    single_suffixes = {".geojson", ".json"} if fmt == "geojson" else {SUFFIX[fmt]}
     if path.suffix.lower() in single_suffixes and not path.is_dir():
         if len(layer_ids) != 1:
             raise InvalidInput(f"{path} names one file but {len(layer_ids)} layers were asked for; "
@@ -269,11 +285,18 @@ def _write(gdf: gpd.GeoDataFrame, layer: Layer, file: Path, fmt: ExportFormat, e
         options = {"DESCRIPTION": f"{layer.title_zh} {layer.title_en}: {layer.description}"}
         if epsg == 4326:
             options |= {"RFC7946": "YES", "COORDINATE_PRECISION": "7"}
+    elif fmt == "csv":
+        options = {"GEOMETRY": "AS_WKT", "CREATE_CSVT": "YES"}
+    elif fmt == "kml":
+        dataset_options = {"NameField": layer.fields[0].name} if layer.fields else {}
+    elif fmt == "fgb":
+        options = {"SPATIAL_INDEX": "YES", "TITLE": layer.title_zh,
+                   "DESCRIPTION": f"{layer.title_en}: {layer.description}"}
     else:
         short = short_field_names([f.name for f in layer.fields])
         gdf = gdf.rename(columns=short)
         _write_fields_csv(layer, short, fields_csv(file))
-    chunks = [gdf] if fmt == "geojson" or total <= CHUNK_ROWS else [
+    chunks = [gdf] if fmt in WHOLE_FILE_FORMATS or total <= CHUNK_ROWS else [
         gdf.iloc[start:start + CHUNK_ROWS] for start in range(0, total, CHUNK_ROWS)
     ]
     done = 0
@@ -281,7 +304,7 @@ def _write(gdf: gpd.GeoDataFrame, layer: Layer, file: Path, fmt: ExportFormat, e
     for i, chunk in enumerate(chunks):
         first = i == 0
         pyogrio.write_dataframe(
-            chunk, file, layer=layer.id if fmt != "shp" else file.stem, driver=DRIVER[fmt],
+            chunk, file, layer=layer.id if fmt not in ("shp", "csv") else file.stem, driver=DRIVER[fmt],
             geometry_type=layer.geometry_type, encoding="UTF-8" if fmt == "shp" else None,
             append=not first, promote_to_multi=layer.geometry_type.startswith("Multi"),
             layer_options=options if first else None,
@@ -303,6 +326,11 @@ def _write_fields_csv(layer: Layer, short: dict[str, str], path: Path) -> None:
 
 
 def _move_into_place(written: Path, target: Path, fmt: ExportFormat) -> None:
+    if fmt == "csv":
+        for suffix in CSV_PARTS:
+            if written.with_suffix(suffix).exists():
+                os.replace(written.with_suffix(suffix), target.with_suffix(suffix))
+        return
     if fmt != "shp":
         os.replace(written, target)
         return

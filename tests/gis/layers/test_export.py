@@ -183,7 +183,7 @@ def test_an_empty_layer_is_still_written_with_its_fields(db: Session, settings: 
     [
         (["nope"], "x.gpkg", "gpkg", "unknown layer"),
         (["grid_cells", "compounds"], "one.geojson", "geojson", "names one file"),
-        (["grid_cells"], "x.gpkg", "kml", "format"),
+        (["grid_cells"], "x.gpkg", "dxf", "format"),
     ],
 )
 def test_bad_requests_are_refused_before_anything_is_written(
@@ -225,3 +225,53 @@ def test_short_field_names_are_unique_ignoring_case_and_keep_names_that_fit() ->
     assert short["open_hours_week"] == "open_hours"
     assert len({s.upper() for s in short.values()}) == len(names)
     assert all(len(s) <= 10 for s in short.values())
+
+
+# -- more formats for QGIS (issue 15) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "kml", "fgb"])
+def test_csv_kml_and_flatgeobuf_hold_every_feature_read_back_by_gdal(
+    world: Session, settings: Settings, tmp_path: Path, fmt: str
+) -> None:
+    layers = registry(settings)
+    report = export_layers(world, [], tmp_path / fmt, fmt=fmt, settings=settings)  # type: ignore[arg-type]
+
+    expected = {layer_id: layer.count(world) for layer_id, layer in layers.items()}
+    assert all(expected.values()), expected
+    for layer_id in layers:
+        path = tmp_path / fmt / f"{layer_id}.{fmt}"
+        assert path in report.files
+        read = pyogrio.read_dataframe(path)
+        assert len(read) == expected[layer_id], layer_id
+        assert read.geometry.notna().all() and not read.geometry.is_empty.any(), layer_id
+    compounds = pyogrio.read_dataframe(tmp_path / fmt / f"compounds.{fmt}")
+    assert COMPOUND_NAME in set(compounds["name" if fmt != "kml" else "Name"])
+
+
+def test_csv_carries_wkt_and_the_column_types(world: Session, settings: Settings, tmp_path: Path) -> None:
+    export_layers(world, ["compounds"], tmp_path / "compounds.csv", fmt="csv", settings=settings)
+
+    header = (tmp_path / "compounds.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("WKT,")
+    assert (tmp_path / "compounds.csvt").read_text(encoding="utf-8").startswith("WKT,")
+    info = ogrinfo("-so", "-al", tmp_path / "compounds.csv")
+    assert "households: Integer64" in info  # typed by the .csvt, not guessed as text
+
+
+def test_flatgeobuf_in_the_metric_crs_names_it_and_has_a_spatial_index(
+    world: Session, settings: Settings, tmp_path: Path
+) -> None:
+    export_layers(world, ["grid_cells"], tmp_path / "cells.fgb", fmt="fgb", settings=settings, crs="metric")
+
+    info = pyogrio.read_info(tmp_path / "cells.fgb")
+    assert info["crs"] == f"EPSG:{settings.metric_crs}"
+    assert info["capabilities"]["fast_spatial_filter"]
+
+
+def test_kml_in_a_metric_crs_is_refused_before_anything_is_written(
+    world: Session, settings: Settings, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidInput, match="KML is always WGS 84"):
+        export_layers(world, ["compounds"], tmp_path / "out", fmt="kml", settings=settings, crs=4546)
+    assert not (tmp_path / "out").exists()
