@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Literal
 
 import folium
 import geopandas as gpd
@@ -22,33 +21,12 @@ from branca.element import MacroElement
 from jinja2 import Template
 
 from gis.layers import Layer
+from gis.layers.styles import Scheme, class_breaks  # one definition: the exports' QGIS styles use it too
 from maps.assets import DEFAULT_STATIC_URL, local_map
 from maps.popups import FieldTable
 
-Scheme = Literal["quantiles", "equal_interval"]
 DEFAULT_PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 NO_DATA_COLOR = "#d9d9d9"
-
-
-def class_breaks(values: Sequence[float] | np.ndarray, k: int, scheme: Scheme = "quantiles") -> list[float]:
-    """Upper bounds of ``k`` classes over the finite ``values`` (the last is the maximum).
-
-    Fewer than ``k`` breaks come back when the values do not support them (ties, few distinct values):
-    ``class_breaks([1, 1, 1, 1, 5], 4)`` is ``[1.0, 5.0]``. No finite value gives ``[]``.
-    """
-    if k < 1:
-        raise ValueError(f"k: need at least one class, got {k}")
-    data = np.asarray(values, dtype=float)
-    data = data[np.isfinite(data)]
-    if data.size == 0:
-        return []
-    if scheme == "quantiles":
-        cuts = np.quantile(data, np.linspace(0, 1, k + 1)[1:])
-    elif scheme == "equal_interval":
-        cuts = np.linspace(data.min(), data.max(), k + 1)[1:]
-    else:
-        raise ValueError(f"scheme: {scheme!r} is not one of 'quantiles', 'equal_interval'")
-    return [float(c) for c in np.unique(cuts)]
 
 
 def classify(values: pd.Series, breaks: Sequence[float]) -> pd.Series:

@@ -5,7 +5,9 @@ with no change here, and an export holds exactly what the map and the OGC API sh
 
 - GeoPackage: one file, one table per layer (table name = layer id), the layer's Chinese title as the
   table's ``identifier`` and its English title and description as ``description`` (``gpkg_contents``),
-  written as GeoPackage 1.2 so that QGIS builds on GDAL < 3.7 open it without a warning.
+  written as GeoPackage 1.2 so that QGIS builds on GDAL < 3.7 open it without a warning; a ``layer_styles``
+  table gives QGIS each layer's default style (QML and SLD from the layer's Style, density classes over the
+  exported values: :mod:`gis.layers.styles`).
 - GeoJSON: one file per layer (``<layer id>.geojson`` in a folder, or the given file for one layer); RFC 7946
   (lon/lat, 7 decimals) in EPSG:4326; in another CRS the file names its CRS, as GDAL writes it.
 - Shapefile: one ``.shp`` set per layer with a ``.cpg`` saying UTF-8 (Chinese text survives), field names
@@ -45,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, WanggeError
 from gis.layers import BBox, Layer, check_bbox, registry
+from gis.layers.styles import write_layer_styles
 from gis.progress import ProgressReporter, no_progress
 from gis.settings import Settings
 from gis.spatial.crs import normalise_epsg
@@ -207,6 +210,7 @@ def export_layers(
         target.parent.mkdir(parents=True, exist_ok=True)
 
     exported: list[ExportedLayer] = []
+    styled: list[tuple[Layer, pd.Series | None]] = []
     scratch = Path(tempfile.mkdtemp(prefix=".wangge-export-", dir=next(iter(targets.values())).parent))
     try:
         for n, layer in enumerate(chosen):
@@ -220,7 +224,13 @@ def export_layers(
             written = scratch / targets[layer.id].name
             short = _write(gdf, layer, written, fmt, epsg, functools.partial(report, stage))
             exported.append(ExportedLayer(layer.id, len(gdf), targets[layer.id], short))
+            choropleth = layer.style.choropleth
+            styled.append((layer, gdf[choropleth] if choropleth and choropleth in gdf.columns else None))
         report("layers", len(chosen), len(chosen))
+        if fmt == "gpkg":
+            gpkg = scratch / next(iter(targets.values())).name
+            write_layer_styles(gpkg, [(layer, values, str(pyogrio.read_info(gpkg, layer=layer.id)["geometry_name"]))
+                                      for layer, values in styled])
         for target in dict.fromkeys(targets.values()):
             _move_into_place(scratch / target.name, target, fmt)
     finally:

@@ -26,7 +26,7 @@ def test_export_without_layers_writes_every_layer_into_one_geopackage(
     out = tmp_path / "planning.gpkg"
     result = cli("export", "--out", out)
     assert result.exit_code == 0, result.output
-    assert {name for name, _ in pyogrio.list_layers(out)} == set(registry(settings))
+    assert {name for name, _ in pyogrio.list_layers(out)} == {*registry(settings), "layer_styles"}
     assert f"exported {len(registry(settings))} layer(s)" in result.output
     assert "grid_cells" in result.output and "单元网格" in result.output  # the per-layer progress and table
 

@@ -6,6 +6,7 @@ import csv
 import shutil
 import subprocess
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pyogrio
 import pytest
@@ -20,6 +21,7 @@ from gis.layers.export import (
     export_layers,
     short_field_names,
 )
+from gis.layers.styles import class_breaks
 from gis.models import User
 from gis.settings import Settings
 from tests.layer_world import COMPOUND_NAME, FACILITY_NAME, INCIDENT_IDS, SECRETS, add_layer_world
@@ -62,8 +64,8 @@ def test_geopackage_has_one_table_per_registered_layer_with_every_feature(
     assert report.files == [path]
     expected = {layer_id: layer.count(world) for layer_id, layer in layers.items()}
     assert all(expected.values()), expected  # the world gives every layer something to export
-    assert {name for name, _ in pyogrio.list_layers(path)} == set(layers)
-    assert summary(path) == expected
+    assert {name for name, _ in pyogrio.list_layers(path)} == {*layers, "layer_styles"}  # + QGIS's styles
+    assert summary(path) == {**expected, "layer_styles": len(layers)}
     for layer_id, layer in layers.items():
         info = pyogrio.read_info(path, layer=layer_id)
         assert info["crs"] == "EPSG:4326"
@@ -275,3 +277,30 @@ def test_kml_in_a_metric_crs_is_refused_before_anything_is_written(
     with pytest.raises(InvalidInput, match="KML is always WGS 84"):
         export_layers(world, ["compounds"], tmp_path / "out", fmt="kml", settings=settings, crs=4546)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_geopackage_carries_each_layer_s_qgis_style_read_back_by_gdal(
+    world: Session, settings: Settings, tmp_path: Path
+) -> None:
+    layers = registry(settings)
+    path = tmp_path / "planning.gpkg"
+    export_layers(world, [], path, fmt="gpkg", settings=settings)
+
+    styles = pyogrio.read_dataframe(path, layer="layer_styles", read_geometry=False)
+    assert sorted(styles["f_table_name"]) == sorted(layers)
+    assert set(styles["useAsDefault"]) == {1} and set(styles["f_geometry_column"]) == {"geom"}
+    by_layer = styles.set_index("f_table_name")
+    boundary = by_layer.loc["communities"]
+    assert 'type="singleSymbol"' in boundary["styleQML"] and "44,127,184" in boundary["styleQML"]  # #2c7fb8
+    assert "<se:PolygonSymbolizer>" in boundary["styleSLD"] and "#2c7fb8" in boundary["styleSLD"]
+    # The density layer arrives with its classes over the exported values and the map's palette.
+    density = layers["incident_density"]
+    values = pyogrio.read_dataframe(path, layer="incident_density")[density.style.choropleth]
+    expected = class_breaks(values.to_numpy(dtype=float), len(density.style.palette))
+    qml_text = by_layer.loc["incident_density"]["styleQML"]
+    assert 'type="graduatedSymbol"' in qml_text and f'attr="{density.style.choropleth}"' in qml_text
+    assert qml_text.count("<range ") == len(expected)
+    assert all(f'upper="{upper!r}"' in qml_text for upper in expected)
+    assert by_layer.loc["incident_density"]["styleSLD"].count("<ogc:PropertyIsBetween>") == len(expected)
+    for xml in (*styles["styleQML"], *styles["styleSLD"]):
+        ElementTree.fromstring(xml.removeprefix("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"))
