@@ -4,7 +4,11 @@ QGIS and GDAL (the OAPIF driver) add ``https://…/ogc?api_key=…`` as a data s
 (``gis.layers.registry``) is a collection with no change here. Paths: ``/ogc`` (landing page),
 ``/ogc/api`` (the OpenAPI 3.0 definition of these paths), ``/ogc/conformance``, ``/ogc/collections``,
 ``/ogc/collections/{id}``, ``/ogc/collections/{id}/items`` (``limit``, ``offset``, ``bbox``, ``datetime``)
-and ``/ogc/collections/{id}/items/{featureId}``.
+and ``/ogc/collections/{id}/items/{featureId}``. Part 2: ``crs`` and ``bbox-crs`` (see ``api.routes.ogc_crs``).
+
+Page size: ``limit`` defaults to 100 features (a browser's or a quick look's page) and goes up to 10,000;
+the OpenAPI definition says so, and GDAL's OAPIF driver (QGIS) sizes its pages by that maximum, so it reads a
+layer of 60,000 cells in six requests.
 
 Why not pygeoapi: measured on these machines (shared/PERFORMANCE.md) it served items at limit=1000 with a
 bbox at 5.8 requests/s, median 1.3 s, because it counts every match and builds each feature in Python.
@@ -36,8 +40,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, declared_query_names, get_layers
-from gis.errors import NotFound, WanggeError
+from api.routes.ogc_crs import CONFORMANCE_CRS, BadParameter, bbox_to_crs84, offered, output_crs
+from gis.errors import NotFound
 from gis.layers import BBox, Layer
+from gis.settings import Settings
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
@@ -49,14 +55,11 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    CONFORMANCE_CRS,
 ]
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000  # a larger limit is served as this many (the standard lets a server return fewer)
 DECIMALS = 7  # about 1 cm: planners measure
-
-
-class BadParameter(WanggeError):
-    """A query parameter the API does not define, or a value it cannot use: 400, as OGC API requires."""
 
 
 # -- what every route needs -----------------------------------------------------------------------------
@@ -135,7 +138,8 @@ def landing_page(user: CurrentUser, links: LinksDep, settings: SettingsDep, f: F
 def api_definition(request: Request, user: CurrentUser, links: LinksDep, settings: SettingsDep,
                    f: Format = None) -> Response:
     _check_format(f, ("json",))
-    return _json(openapi_document(links.base, list(_registered(request)), settings.site_title), OPENAPI_JSON)
+    return _json(openapi_document(links.base, list(_registered(request)), settings.site_title,
+                                  crs_uris=offered(settings)), OPENAPI_JSON)
 
 
 @router.get("/conformance", operation_id="ogc_conformance", summary="Conformance classes implemented",
@@ -146,13 +150,14 @@ def conformance(user: CurrentUser, f: Format = None) -> Response:
 
 
 # -- collections ----------------------------------------------------------------------------------------
-def _collection(layer: Layer, links: _Links, extent: BBox | None) -> dict[str, Any]:
+def _collection(layer: Layer, links: _Links, extent: BBox | None, settings: Settings) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": layer.id,
         "title": layer.title_zh,
         "description": f"{layer.title_en}. {layer.description}",
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": offered(settings),
+        "storageCrs": CRS84,
         "links": [
             links.link("self", JSON, f"/collections/{layer.id}", layer.title_zh),
             links.link("items", GEOJSON, f"/collections/{layer.id}/items", f"{layer.title_zh} (GeoJSON)"),
@@ -165,22 +170,23 @@ def _collection(layer: Layer, links: _Links, extent: BBox | None) -> dict[str, A
 
 @router.get("/collections", operation_id="ogc_collections", summary="The feature collections (one per layer)",
             dependencies=[Depends(_only_declared_parameters)], response_class=Response)
-def collections(request: Request, session: SessionDep, user: CurrentUser, links: LinksDep,
+def collections(request: Request, session: SessionDep, user: CurrentUser, links: LinksDep, settings: SettingsDep,
                 f: Format = None) -> Response:
     _check_format(f, ("json",))
     return _json({
         "links": [links.link("self", JSON, "/collections", "The feature collections")],
-        "collections": [_collection(layer, links, layer.extent(session)) for layer in _registered(request).values()],
+        "collections": [_collection(layer, links, layer.extent(session), settings)
+                        for layer in _registered(request).values()],
     })
 
 
 @router.get("/collections/{collection_id}", operation_id="ogc_collection", summary="One feature collection",
             dependencies=[Depends(_only_declared_parameters)], response_class=Response)
 def collection(request: Request, collection_id: CollectionId, session: SessionDep, user: CurrentUser,
-               links: LinksDep, f: Format = None) -> Response:
+               links: LinksDep, settings: SettingsDep, f: Format = None) -> Response:
     _check_format(f, ("json",))
     layer = _layer(request, collection_id)
-    return _json(_collection(layer, links, layer.extent(session)))
+    return _json(_collection(layer, links, layer.extent(session), settings))
 
 
 # -- features -------------------------------------------------------------------------------------------
@@ -200,12 +206,25 @@ def parse_offset(raw: str | None) -> int:
     return int(raw)
 
 
-def parse_bbox(raw: str | None, crs: str | None) -> BBox | None:
-    """Four numbers (or six, the heights ignored) in CRS84: minLon,minLat,maxLon,maxLat."""
-    if crs is not None and crs != CRS84:
-        raise BadParameter(f"bbox-crs={crs!r}: only {CRS84} is supported")
+def parse_bbox(raw: str | None, crs: str | None, settings: Settings | None = None) -> BBox | None:
+    """Four numbers (or six, the heights ignored) in CRS84: minLon,minLat,maxLon,maxLat; or in ``crs``
+    (``bbox-crs``, one of the offered CRSs, in its axis order), returned as the lon/lat box holding it."""
     if raw is None:
+        if crs is not None:
+            output_crs(crs, settings or Settings(), parameter="bbox-crs")  # a bad bbox-crs is refused anyway
         return None
+    if crs is not None and crs != CRS84:
+        try:
+            numbers = [float(part) for part in raw.split(",")]
+        except ValueError:
+            numbers = []
+        if len(numbers) not in (4, 6) or any(n != n or n in (float("inf"), float("-inf")) for n in numbers):
+            raise BadParameter(f"bbox={raw!r}: give 4 numbers (or 6 with heights) in the axis order of bbox-crs")
+        corners = numbers if len(numbers) == 4 else [numbers[i] for i in (0, 1, 3, 4)]
+        if corners[0] > corners[2] or corners[1] > corners[3]:
+            raise BadParameter(f"bbox={raw!r}: the lower corner must not exceed the upper one")
+        box = bbox_to_crs84((corners[0], corners[1], corners[2], corners[3]), crs, settings or Settings())
+        raw = ",".join(repr(v) for v in box)
     try:
         numbers = [float(part) for part in raw.split(",")]
     except ValueError:
@@ -257,20 +276,26 @@ def items(
     session: SessionDep,
     user: CurrentUser,
     links: LinksDep,
+    settings: SettingsDep,
     limit: Annotated[str | None, Query(description=f"Features per page, 1–{MAX_LIMIT} (default {DEFAULT_LIMIT})")] = (
         None
     ),
     offset: Annotated[str | None, Query(description="Features to skip (the next link sets it)")] = None,
     bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat (CRS84)")] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description=f"Only {CRS84}")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox: one of the collection's "
+                                                                        "crs (default CRS84)")] = None,
     datetime_: Annotated[str | None, Query(alias="datetime", description="Accepted; no layer is temporal")] = None,
+    crs: Annotated[str | None, Query(description="CRS of the answer: one of the collection's crs (default "
+                                                 "CRS84), coordinates in its axis order")] = None,
     f: ItemsFormat = None,
 ) -> Response:
     _check_format(f, ("json", "geojson"))
     layer = _layer(request, collection_id)
-    page_size, skip, box = parse_limit(limit), parse_offset(offset), parse_bbox(bbox, bbox_crs)
+    out = output_crs(crs, settings)
+    page_size, skip, box = parse_limit(limit), parse_offset(offset), parse_bbox(bbox, bbox_crs, settings)
     check_datetime(datetime_)
-    page = layer.query(session, bbox=box, limit=page_size, offset=skip, decimals=DECIMALS)
+    page = layer.query(session, bbox=box, limit=page_size, offset=skip, decimals=out.decimals, srid=out.srid,
+                       flip_axes=out.flip_axes)
     # A page that is not full ends the matches, so their number is known without counting (unless the
     # offset ran past the end, where nothing was returned).
     if page.returned < page_size and (page.returned or not skip):
@@ -279,7 +304,8 @@ def items(
         matched = layer.count(session, bbox=box)
 
     path = f"/collections/{layer.id}/items"
-    params = {"limit": page_size, "bbox": ",".join(map(repr, box)) if box else None, "datetime": datetime_}
+    params = {"limit": page_size, "bbox": ",".join(map(repr, box)) if box else None, "datetime": datetime_,
+              "crs": crs}
     page_links = [
         links.link("self", GEOJSON, path, "This page", **params, offset=skip or None),
         links.link("collection", JSON, f"/collections/{layer.id}", layer.title_zh),
@@ -296,7 +322,8 @@ def items(
         "links": page_links,
     })
     # '{"type":"FeatureCollection","features":[…]}' + '{"numberMatched":…}' → one object, no re-parsing.
-    return Response(page.geojson[:-1] + b"," + members[1:], media_type=GEOJSON)
+    return Response(page.geojson[:-1] + b"," + members[1:], media_type=GEOJSON,
+                    headers={"Content-Crs": f"<{out.uri}>"})
 
 
 @router.get(
@@ -308,10 +335,13 @@ def items(
     responses={200: {"content": {GEOJSON: {}}, "description": "A GeoJSON Feature"}},
 )
 def item(request: Request, collection_id: CollectionId, feature_id: str, session: SessionDep, user: CurrentUser,
-         links: LinksDep, f: ItemsFormat = None) -> Response:
+         links: LinksDep, settings: SettingsDep,
+         crs: Annotated[str | None, Query(description="CRS of the answer (default CRS84)")] = None,
+         f: ItemsFormat = None) -> Response:
     _check_format(f, ("json", "geojson"))
     layer = _layer(request, collection_id)
-    feature = layer.feature(session, feature_id, decimals=DECIMALS)
+    out = output_crs(crs, settings)
+    feature = layer.feature(session, feature_id, decimals=out.decimals, srid=out.srid, flip_axes=out.flip_axes)
     if feature is None:
         raise NotFound(f"no feature {feature_id!r} in {layer.id} (ids are its {layer.key.name!r} values)")
     own = f"/collections/{layer.id}/items/{quote(feature_id, safe='')}"
@@ -319,11 +349,12 @@ def item(request: Request, collection_id: CollectionId, feature_id: str, session
         links.link("self", GEOJSON, own, "This feature"),
         links.link("collection", JSON, f"/collections/{layer.id}", layer.title_zh),
     ]})
-    return Response(feature[:-1] + b"," + members[1:], media_type=GEOJSON)
+    return Response(feature[:-1] + b"," + members[1:], media_type=GEOJSON, headers={"Content-Crs": f"<{out.uri}>"})
 
 
 # -- the OpenAPI 3.0 definition -------------------------------------------------------------------------
-def openapi_document(base: str, collection_ids: list[str], site_title: str) -> dict[str, Any]:
+def openapi_document(base: str, collection_ids: list[str], site_title: str,
+                     crs_uris: list[str] | None = None) -> dict[str, Any]:
     """The OpenAPI 3.0 definition of the /ogc paths, written out because FastAPI's own is OpenAPI 3.1.
 
     Clients read ``limit``'s maximum from it (GDAL's OAPIF driver sizes its pages by it)."""
@@ -356,7 +387,7 @@ def openapi_document(base: str, collection_ids: list[str], site_title: str) -> d
         "/collections/{collectionId}": get("describeCollection", "One feature collection", [collection]),
         "/collections/{collectionId}/items": get("getFeatures", "Features of a collection", [
             collection, *({"$ref": f"#/components/parameters/{p}"} for p in ("limit", "offset", "bbox", "bbox-crs",
-                                                                            "datetime"))], GEOJSON),
+                                                                            "datetime", "crs"))], GEOJSON),
         "/collections/{collectionId}/items/{featureId}": get("getFeature", "One feature", [
             collection, {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"},
                          "description": "The feature's id"}], GEOJSON),
@@ -384,7 +415,10 @@ def openapi_document(base: str, collection_ids: list[str], site_title: str) -> d
                 "offset": query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Features to skip"),
                 "bbox": query("bbox", {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
                               "minLon,minLat,maxLon,maxLat in CRS84"),
-                "bbox-crs": query("bbox-crs", {"type": "string", "format": "uri", "enum": [CRS84]}, "CRS of bbox"),
+                "bbox-crs": query("bbox-crs", {"type": "string", "format": "uri", "enum": crs_uris or [CRS84]},
+                                  "CRS of bbox"),
+                "crs": query("crs", {"type": "string", "format": "uri", "enum": crs_uris or [CRS84]},
+                             "CRS of the answer (Part 2), coordinates in its axis order"),
                 "datetime": query("datetime", {"type": "string"}, "An instant or interval (RFC 3339)"),
             },
             "responses": {"BadRequest": error, "Unauthenticated": error, "NotFound": error},

@@ -150,14 +150,23 @@ class Layer:
         with_count: bool = False,
         decimals: int = 7,
         feature_id: str | int | float | None = None,
+        srid: int = 4326,
+        flip_axes: bool = False,
     ) -> FeaturePage:
         """A page of features as GeoJSON built by PostgreSQL (ST_AsGeoJSON of each row); ``feature_id``
-        keeps only the features whose ``key`` field equals it."""
+        keeps only the features whose ``key`` field equals it. ``srid`` gives the coordinates in another CRS
+        (OGC API Features Part 2), ``flip_axes`` in its authority's axis order where that is north first
+        (EPSG:4326 and 4490 lat/lon, the CGCS2000 Gauss–Krüger zones northing/easting)."""
         stmt = self._filtered(bbox, feature_id)
         if limit is not None:
             stmt = stmt.limit(limit)
         if offset:
             stmt = stmt.offset(offset)
+        if srid != 4326 or flip_axes:
+            raw = stmt.subquery("raw")
+            moved = func.ST_Transform(raw.c.geom, srid) if srid != 4326 else raw.c.geom
+            stmt = select(*[c for c in raw.c if c.key != "geom"],
+                          (func.ST_FlipCoordinates(moved) if flip_axes else moved).label("geom"))
         rows = stmt.subquery("t")
         # ST_AsGeoJSON takes an id column only from PostGIS 3.5; we run 3.3, so splice '"id":…,' in after
         # the opening brace (concat skips the NULL of a feature without id: no '"id":null').
@@ -179,14 +188,15 @@ class Layer:
         """The same page parsed into a dict (for Folium and tests)."""
         return orjson.loads(self.query(session, **kwargs).geojson)
 
-    def feature(self, session: Session, feature_id: str, *, decimals: int = 7) -> bytes | None:
+    def feature(self, session: Session, feature_id: str, *, decimals: int = 7, srid: int = 4326,
+                flip_axes: bool = False) -> bytes | None:
         """One feature as GeoJSON text, found by its id (compared as the ``key`` field's type), or None.
 
         Ids that cannot be of that type (``"abc"`` for an integer key) find nothing rather than fail."""
         value = _as_key(self.key, feature_id)
         if value is None:
             return None
-        page = self.query(session, feature_id=value, limit=1, decimals=decimals)
+        page = self.query(session, feature_id=value, limit=1, decimals=decimals, srid=srid, flip_axes=flip_axes)
         if not page.returned:
             return None
         return page.geojson[len(_COLLECTION_HEAD):-len(_COLLECTION_TAIL)]

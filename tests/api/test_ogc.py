@@ -105,7 +105,9 @@ def test_every_registered_layer_is_a_collection_with_its_extent(
     by_id = {c["id"]: c for c in body["collections"]}
     assert list(by_id) == list(registry(settings))
     cells = by_id["grid_cells"]
-    assert cells["title"] == "单元网格" and cells["crs"] == ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"]
+    assert cells["title"] == "单元网格" and cells["crs"][0] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    assert {f"http://www.opengis.net/def/crs/EPSG/0/{code}" for code in (4326, 4490, 4546)} <= set(cells["crs"])
+    assert cells["storageCrs"] == "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
     assert cells["extent"]["spatial"]["bbox"][0] == pytest.approx([109.700, 28.250, 109.703, 28.251])
     items = [link for link in cells["links"] if link["rel"] == "items"]
     assert items[0]["type"] == GEOJSON and urlsplit(items[0]["href"]).path == f"{CELLS}/items"
@@ -154,7 +156,8 @@ def test_a_datetime_is_accepted_and_selects_everything_since_no_layer_is_tempora
     [
         {"limit": "0"}, {"limit": "ten"}, {"limit": "-5"}, {"offset": "-1"},
         {"bbox": "109.7,28.2"}, {"bbox": "a,b,c,d"}, {"bbox": "109.8,28.2,109.7,28.3"}, {"bbox": "0,95,1,96"},
-        {"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326", "bbox": "1,2,3,4"},
+        {"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/2154", "bbox": "1,2,3,4"},  # not offered
+        {"crs": "http://www.opengis.net/def/crs/EPSG/0/2154"}, {"crs": "EPSG:banana"},
         {"datetime": "yesterday"}, {"datetime": "../.."}, {"f": "html"}, {"limt": "5"},
     ],
 )
