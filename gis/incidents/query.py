@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 from gis.incidents.workflow import overdue_clause
-from gis.layers.base import BBox, check_bbox
+from gis.spatial.bbox import BBox, check_bbox
 from gis.models import Incident, Status
 
 MAX_LIMIT = 10_000
