@@ -6,8 +6,8 @@ QGIS and GDAL (the OAPIF driver) add ``https://…/ogc?api_key=…`` as a data s
 ``/ogc/collections/{id}``, ``/ogc/collections/{id}/items`` (``limit``, ``offset``, ``bbox``, ``datetime``)
 and ``/ogc/collections/{id}/items/{featureId}``.
 
-Why not pygeoapi: measured on these machines (shared/PERFORMANCE.md) it served items at limit=1000 with a
-bbox at 5.8 requests/s, median 1.3 s, because it counts every match and builds each feature in Python.
+Why not pygeoapi: it counts every match and builds each feature in Python, which is what a page of a
+thousand features spends its time on (``bench/bench_ogc.py`` measures that way of building against ours).
 Here PostgreSQL builds the page's GeoJSON text (``Layer.query``) and the route only splices the paging
 members onto those bytes; ``numberMatched`` is free when the page is not full (offset + returned) and is
 counted only for full pages. pygeoapi would also need a provider per layer and a config file beside the
