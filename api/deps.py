@@ -46,6 +46,7 @@ from gis.people import permissions, security, users
 from gis.people.permissions import Action
 from gis.settings import Settings
 from gis.spatial.bbox import BBox, parse_bbox
+from gis.timespan import Timespan, parse_timespan
 
 TOKEN_URL = "/api/v1/auth/token"
 DEFAULT_PAGE_LIMIT = 100
@@ -243,6 +244,22 @@ async def bbox_param(
 
 
 BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
+
+
+async def timespan_param(
+    datetime_: Annotated[
+        str | None,
+        Query(alias="datetime", description="An instant or interval, RFC 3339 (.. for an open end): features whose "
+              "time lies in it, for layers with a time field", examples=["2026-01-01T00:00:00Z/.."]),
+    ] = None,
+) -> Timespan | None:
+    try:
+        return parse_timespan(datetime_)
+    except InvalidInput as exc:
+        raise _query_error("datetime", str(exc).removeprefix("datetime: "), datetime_) from None
+
+
+TimespanDep = Annotated[Timespan | None, Depends(timespan_param)]
 
 
 @dataclass(frozen=True)
