@@ -20,7 +20,6 @@ after such a failure would need the database. The HTTP create route, whose sessi
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -35,7 +34,6 @@ from gis.db import driver_connection
 from gis.errors import InvalidInput
 from gis.incidents.location import check_coordinate, in_range, location_select, to_wgs84
 from gis.incidents.service import (
-    _METRES_PER_DEGREE,
     FUTURE_TOLERANCE,
     MAX_ADDRESS,
     Created,
@@ -47,7 +45,7 @@ from gis.models import SRID, Category, Incident, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.people.permissions import PERMISSIONS, Action
 from gis.settings import get_settings
-from gis.spatial.crs import InputDatum
+from gis.spatial.crs import InputDatum, degrees_for_metres
 
 T = TypeVar("T")
 
@@ -174,7 +172,7 @@ def report_by_id(
         wx, wy = (x, y) if datum == InputDatum.wgs84 else to_wgs84(x, y, datum)
     except InvalidInput:
         return None
-    margin_deg = duplicate_radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(wy)), 0.01)) * 1.01
+    margin_deg = degrees_for_metres(duplicate_radius_m, wy)
     rows = driver_connection(session).execute(STATEMENT, {
         "lon": wx, "lat": wy, "category": code,
         "prefix": f"{settings.case_prefix}-{reported.astimezone(SHANGHAI).year}-",
