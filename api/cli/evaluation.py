@@ -8,17 +8,22 @@ view).
 from __future__ import annotations
 
 import enum
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import select
 
 from api.cli.runtime import console, err_console, handles_errors, runtime
-from gis.evaluation import periods
+from gis.evaluation import hotspots, periods
 from gis.evaluation.indicators import Evaluation, Weights, evaluate
 from gis.evaluation.scope import EvaluationScope, evaluation_scope
 from gis.evaluation.tables import columns_for, records, to_csv, to_xlsx
+from gis.incidents.work_calendar import SHANGHAI
+from gis.models.evaluation import HOTSPOT_CLASSES, HOTSPOT_ZH, IncidentHotspot
 from gis.people import users
 
 app = typer.Typer(help="Evaluation (考核评价): indicators per group, hotspots.")
@@ -100,3 +105,22 @@ def evaluation(
         out.write_bytes(data)
         console.print(f"wrote {out} ({len(result.rows):,} rows and the total)")
 
+
+
+@app.command("hotspots")
+@handles_errors
+def refresh_hotspots(
+    ctx: typer.Context,
+    weeks: Annotated[int, typer.Option(min=1, max=520, help="Whole weeks before the current one")] = 52,
+) -> None:
+    """Recompute Gi* hotspots and weekly trends per grid cell (the incident_hotspots layer)."""
+    now = datetime.now(UTC)
+    period = hotspots.last_weeks(now.astimezone(SHANGHAI), weeks)
+    with console.status(f"Gi* and Mann–Kendall over {period.start} … {period.end}"), \
+            runtime(ctx).transaction() as session:
+        written = hotspots.refresh(session, period=period, now=now)
+        classes = Counter(session.scalars(select(IncidentHotspot.hotspot)))
+    table = Table("类别", "class", "cells", title=f"热点 {period.start} 至 {period.end}（不含） · {written:,} 个网格")
+    for name in HOTSPOT_CLASSES:
+        table.add_row(HOTSPOT_ZH[name], name, f"{classes.get(name, 0):,}")
+    console.print(table)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import Numeric, RowMapping, cast, func, text
 from sqlalchemy.orm import Session
 
 from gis.evaluation.periods import Grouping, Period
@@ -186,7 +186,7 @@ def _statement(by: Grouping, clock: WorkingClock) -> str:
     join, name, extra = _NAME[by]
     return f"""
 WITH cohort AS (
-    SELECT i.id, {_KEY[by]} AS code
+    SELECT i.id, i.status, {_KEY[by]} AS code
     FROM incident i
     WHERE i.reported_at >= :t_from AND i.reported_at < :as_of
       AND (CAST(:communities AS text[]) IS NULL OR i.community_code = ANY(CAST(:communities AS text[])))
@@ -200,10 +200,11 @@ steps AS (
     WINDOW w AS (PARTITION BY e.incident_id ORDER BY e.at, e.id)
 ),
 cases AS (
-    SELECT s.incident_id,
-        (array_agg(s.to_status ORDER BY s.at DESC, s.id DESC))[1] AS status,
-        bool_or(s.action = 'register') AS registered,
-        bool_or(s.action = 'dispatch') AS dispatched,
+    SELECT c.id AS incident_id,
+        -- a case without events (written by an old import) stands as it stands now
+        coalesce((array_agg(s.to_status ORDER BY s.at DESC, s.id DESC))[1], min(c.status)) AS status,
+        coalesce(bool_or(s.action = 'register'), false) AS registered,
+        coalesce(bool_or(s.action = 'dispatch'), false) AS dispatched,
         min(s.at) FILTER (WHERE s.action = 'dispatch') AS first_dispatch_at,
         max(s.at) FILTER (WHERE s.action = 'handle') AS last_handle_at,
         max(s.at) FILTER (WHERE s.action = 'close') AS last_close_at,
@@ -217,8 +218,8 @@ cases AS (
             OR (s.next_action IS NULL AND {w(':as_of')} - {w('s.at')} > :check_hours))) AS checks_due,
         count(*) FILTER (WHERE s.action = 'handle' AND s.next_action IN ('verify', 'rework')
             AND {w('s.next_at')} - {w('s.at')} <= :check_hours) AS checks_on_time
-    FROM steps s
-    GROUP BY s.incident_id
+    FROM cohort c LEFT JOIN steps s ON s.incident_id = c.id
+    GROUP BY c.id
 ),
 facts AS (
     SELECT c.code, k.*,
@@ -262,6 +263,33 @@ LIMIT :row_limit
 _COUNT_FIELDS = tuple(Counts.__dataclass_fields__)
 
 
+def statement(
+    *,
+    period: Period,
+    by: Grouping,
+    scope: EvaluationScope,
+    check_hours: float = 2.0,
+    now: datetime | None = None,
+    calendar: WorkCalendar | None = None,
+    limit: int = MAX_ROWS,
+) -> tuple[str, dict[str, Any], datetime]:
+    """The SQL text of the counts (one row per group, at most ``limit``, and the total row ``is_total = 1``),
+    its bound parameters, and the ``as_of`` moment it reads the cases at. For :func:`evaluate` and for
+    layers that wrap the counts in their own select."""
+    as_of = min(period.end_at, now or datetime.now(UTC))
+    cal = calendar or default_calendar()
+    local_as_of = as_of.astimezone(cal.tz).date()
+    clock = WorkingClock.over(cal, period.start, max(local_as_of, period.start) + timedelta(days=1))
+    params: dict[str, Any] = {
+        "t_from": period.start_at, "as_of": as_of, "check_hours": check_hours,
+        "communities": None if scope.communities is None else sorted(scope.communities),
+        "cells": None if scope.cells is None else sorted(scope.cells),
+        "row_limit": limit + 1,  # and the total
+        **clock.params(),
+    }
+    return _statement(by, clock), params, as_of
+
+
 def evaluate(
     session: Session,
     *,
@@ -280,18 +308,9 @@ def evaluate(
     ``check_hours`` is the on-site check limit (核查时限) in working hours after a handling is reported.
     Working hours follow ``calendar`` (default: the shipped one)."""
     weights = weights or Weights()
-    as_of = min(period.end_at, now or datetime.now(UTC))
-    cal = calendar or default_calendar()
-    local_as_of = as_of.astimezone(cal.tz).date()
-    clock = WorkingClock.over(cal, period.start, max(local_as_of, period.start) + timedelta(days=1))
-    params: dict[str, Any] = {
-        "t_from": period.start_at, "t_to": period.end_at, "as_of": as_of, "check_hours": check_hours,
-        "communities": None if scope.communities is None else sorted(scope.communities),
-        "cells": None if scope.cells is None else sorted(scope.cells),
-        "row_limit": limit + 2,  # the total, and one more to know there are more
-        **clock.params(),
-    }
-    result = session.execute(text(_statement(by, clock)), params).mappings().all()
+    sql, params, as_of = statement(period=period, by=by, scope=scope, check_hours=check_hours, now=now,
+                                   calendar=calendar, limit=limit + 1)  # one more: to know there are more
+    result = session.execute(text(sql), params).mappings().all()
     total_rows = [r for r in result if r["is_total"]]
     groups = [r for r in result if not r["is_total"]]
     truncated = len(groups) > limit
@@ -328,3 +347,8 @@ def _depersonalised(rows: Sequence[Row]) -> list[Row]:
         for n, row in enumerate(ordered, start=1)
     ]
 
+
+
+def sql_ratio(numerator: Any, denominator: Any) -> Any:
+    """:func:`ratio` as an SQL expression (for layers): rounded to 4 places, NULL when the denominator is 0."""
+    return func.round(cast(numerator, Numeric) / func.nullif(denominator, 0), 4)

@@ -164,3 +164,12 @@ def test_the_years_clean_up_table_comes_out_of_one_command(cli, monkeypatch: pyt
     total = rows[""]
     assert int(total["closed"]) > 0 and int(total["rework"]) > 0 and int(total["extended"]) > 0
     assert 0 < float(total["closure_rate"]) <= 1
+
+
+def test_the_cli_refreshes_the_hotspot_layer(cli, world: EvaluationWorld, db: Session) -> None:
+    result = cli("evaluation", "hotspots", "--weeks", "60")
+    assert result.exit_code == 0, result.output
+    assert "不显著" in result.output and "6 个网格" in result.output
+    from gis.models import IncidentHotspot
+
+    assert db.query(IncidentHotspot).count() == 6
