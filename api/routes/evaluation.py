@@ -18,6 +18,7 @@ from gis.evaluation import periods
 from gis.evaluation.indicators import MAX_ROWS, Evaluation, Weights, evaluate
 from gis.evaluation.scope import evaluation_scope
 from gis.evaluation.tables import records, to_csv, to_xlsx
+from gis.evaluation.trend import trend
 
 router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation"], dependencies=[Depends(forbid_extra_query)])
 
@@ -69,3 +70,28 @@ def evaluation(
         return Response(to_xlsx(result), media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     return as_json(result)
+
+
+@router.get("/trend", operation_id="evaluation_trend",
+            summary="Weekly reports per group, with the change against the previous period and last year")
+def evaluation_trend(
+    session: SessionDep,
+    user: CurrentUser,
+    by: Annotated[str, Query(description="city, subdistrict, community, cell, team, worker, category, major")],
+    start: Annotated[str | None, Query(alias="from", description="First day, YYYY-MM-DD (local)")] = None,
+    end: Annotated[str | None, Query(alias="to", description="Day after the last, YYYY-MM-DD")] = None,
+    period: Annotated[str | None, Query(description="Instead of from/to: 2026-W47, 2026-11, 2026-Q4…")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_ROWS, description="At most this many groups")] = 100,
+) -> dict[str, Any]:
+    scope = evaluation_scope(session, user)
+    result = trend(session, period=periods.resolve(start, end, period), by=periods.parse_grouping(by),
+                   scope=scope, limit=limit)
+    return {
+        "by": result.by.value,
+        "from": result.period.start.isoformat(), "to": result.period.end.isoformat(),
+        "previous": {"from": result.previous.start.isoformat(), "to": result.previous.end.isoformat()},
+        "last_year": {"from": result.last_year.start.isoformat(), "to": result.last_year.end.isoformat()},
+        "weeks": [w.isoformat() for w in result.weeks],
+        "series": [s.as_dict() for s in result.series],
+        "truncated": result.truncated,
+    }

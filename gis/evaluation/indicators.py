@@ -140,7 +140,7 @@ def rates_of(c: Counts, weights: Weights) -> Rates:
 
 # -- the statement ---------------------------------------------------------------------------------------
 # Group keys and name look-ups, per grouping: SQL fragments of ours (never user input).
-_KEY = {
+GROUP_KEY = {
     Grouping.city: "(SELECT min(code) FROM admin_area WHERE level = 'city' AND valid_to IS NULL)",
     Grouping.subdistrict: "i.subdistrict_code",
     Grouping.community: "i.community_code",
@@ -150,7 +150,7 @@ _KEY = {
     Grouping.category: "i.category_code",
     Grouping.major: "(SELECT c.major_code FROM category c WHERE c.code = i.category_code)",
 }
-_NAME = {
+GROUP_NAME = {
     Grouping.city: ("LEFT JOIN admin_area n ON n.code = g.code AND n.valid_to IS NULL", "n.name", ""),
     Grouping.subdistrict: ("LEFT JOIN admin_area n ON n.code = g.code AND n.valid_to IS NULL", "n.name", ""),
     Grouping.community: ("LEFT JOIN admin_area n ON n.code = g.code AND n.valid_to IS NULL", "n.name", ""),
@@ -183,10 +183,10 @@ _STOPPED, _NOT_VALID, _NOT_DUE = _sql_list(CLOCK_STOPPED), _sql_list(INVALID), _
 
 def _statement(by: Grouping, clock: WorkingClock) -> str:
     w = clock.sql
-    join, name, extra = _NAME[by]
+    join, name, extra = GROUP_NAME[by]
     return f"""
 WITH cohort AS (
-    SELECT i.id, i.status, {_KEY[by]} AS code
+    SELECT i.id, i.status, {GROUP_KEY[by]} AS code
     FROM incident i
     WHERE i.reported_at >= :t_from AND i.reported_at < :as_of
       AND (CAST(:communities AS text[]) IS NULL OR i.community_code = ANY(CAST(:communities AS text[])))

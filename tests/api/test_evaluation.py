@@ -173,3 +173,20 @@ def test_the_cli_refreshes_the_hotspot_layer(cli, world: EvaluationWorld, db: Se
     from gis.models import IncidentHotspot
 
     assert db.query(IncidentHotspot).count() == 6
+
+
+def test_the_trend_endpoint_gives_weekly_series_and_changes(
+    client: TestClient, auth_headers: Callable[[User], Headers], world: EvaluationWorld
+) -> None:
+    body = client.get(f"{URL}/trend", params={"by": "community", **WINDOW},
+                      headers=auth_headers(world.street.supervisor)).json()
+    assert body["weeks"] == ["2026-03-30", "2026-04-06"] and body["previous"] == {"from": "2026-03-16",
+                                                                                    "to": "2026-03-30"}
+    a = body["series"][0]
+    assert (a["code"], a["weekly"], a["current"], a["previous"], a["change"]) == (COMMUNITY_A, [3, 3], 6, 1, 5.0)
+    bad = client.get(f"{URL}/trend", params={"by": "community", "period": "2026-W60"},
+                     headers=auth_headers(world.street.supervisor))
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("period:")
+    officer = client.get(f"{URL}/trend", params={"by": "community", **WINDOW},
+                         headers=auth_headers(world.street.officer_b)).json()
+    assert [s["code"] for s in officer["series"]] == [COMMUNITY_B]
