@@ -14,6 +14,7 @@ from api.routes import (
     auth,
     categories,
     docs,
+    evaluation,
     exports,
     facilities,
     incident_create,
@@ -91,6 +92,7 @@ def create_app(
     app.include_router(exports.router)
     app.include_router(pages.router)
     app.include_router(docs.router)
+    app.include_router(evaluation.router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
     def health() -> dict[str, str]:
