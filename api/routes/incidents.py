@@ -250,7 +250,8 @@ def duplicates(ref: str, session: SessionDep, user: CurrentUser) -> DuplicatesRe
     incident = load_incident(session, ref)
     if not full_view(session, user, incident):
         raise Forbidden(f"role {user.role} may not read duplicates (reporters' texts) of incidents")
-    return DuplicatesRead(possible=[summary(i) for i in incidents.find_duplicates(session, incident)],
+    nearby = incidents.duplicates_with_distance(session, incident)
+    return DuplicatesRead(possible=[summary(i, distance_m=round(metres, 1)) for i, metres in nearby],
                           merged=[summary(i) for i in incident.duplicates])
 
 

@@ -568,6 +568,7 @@ def test_a_report_is_merged_into_the_case_it_repeats(client, as_user) -> None:
     second = report(client, as_user("grid_worker"), at=(INSIDE_A[0] + 0.0001, INSIDE_A[1]))
     candidates = client.get(f"{URL}/{second['id']}/duplicates", headers=sup).json()
     assert [c["public_id"] for c in candidates["possible"]] == [first["public_id"]]
+    assert candidates["possible"][0]["distance_m"] == pytest.approx(9.8, abs=0.3)  # 0.0001° of longitude at 28° N
     response = client.post(f"{URL}/{second['id']}/duplicate-of", json={"original": first["public_id"]},
                            headers={**sup, "If-Match": '"1"'})
     assert response.status_code == 200, response.text
