@@ -47,7 +47,8 @@ def test_a_wrong_password_or_unknown_user_is_a_401(
     response = login(client, username, password)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert response.json() == {"detail": "wrong username or password", "code": "Unauthenticated"}
+    body = response.json()
+    assert (body["detail"], body["code"]) == ("wrong username or password", "Unauthenticated")
 
 
 def test_a_login_form_without_password_is_a_422_naming_the_field(client: TestClient) -> None:
