@@ -12,7 +12,7 @@ Coordinates: ``center`` is ``(lon, lat)`` in WGS84 like everything else in Wangg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,7 +20,9 @@ import folium
 from branca.element import MacroElement
 from jinja2 import Template
 
+from gis.layers import Layer, registry
 from gis.models.incidents import FINAL_STATUSES, Status
+from gis.settings import Settings
 from maps.assets import DEFAULT_STATIC_URL, local_map
 
 TITLE = "网格巡查"
@@ -39,14 +41,37 @@ class LayerView:
     fill_opacity: float
 
 
-# Boundaries are few and always drawn; cells and compounds only once the view is small enough for them
-# to be readable (a 100 m cell is ~24 px wide at zoom 15 in Jishou).
-DEFAULT_LAYERS: tuple[LayerView, ...] = (
-    LayerView("subdistricts", 9, 200, "#5b2c83", 2.5, 0.0),
-    LayerView("communities", 9, 500, "#2c7fb8", 1.5, 0.0),
-    LayerView("compounds", 16, 500, "#8c6d31", 1.0, 0.12),
-    LayerView("grid_cells", 15, 1000, "#7a7a7a", 0.6, 0.0),
-)
+# From which zoom on, and how many features at most, the page draws a layer of the registry. Boundaries are
+# few and always drawn; cells and compounds only once the view is small enough for them to be readable (a
+# 100 m cell is ~24 px wide at zoom 15 in Jishou). A reference layer added to the registry and not named here
+# is drawn from zoom 15 on.
+ZOOMS: Mapping[str, tuple[int, int]] = {
+    "subdistricts": (9, 200), "communities": (9, 500), "compounds": (16, 500), "grid_cells": (15, 1000),
+}
+DEFAULT_ZOOM = (15, 500)
+
+
+def is_reference(layer: Layer) -> bool:
+    """A layer the worker patrols by: polygons that are not a statistic (a choropleth) — boundaries,
+    compounds, cells. Incidents have their own layer on the page; facilities are the unit managers'."""
+    return layer.geometry_type in ("Polygon", "MultiPolygon") and layer.style.choropleth is None
+
+
+def layer_views(layers: Mapping[str, Layer]) -> tuple[LayerView, ...]:
+    """The page's layers, in the registry's order, drawn in each layer's own default style."""
+    views = []
+    for layer in layers.values():
+        if not is_reference(layer):
+            continue
+        min_zoom, limit = ZOOMS.get(layer.id, DEFAULT_ZOOM)
+        style = layer.style
+        # Outlines only: a filled polygon would hide the cells and incidents under it on a small screen.
+        views.append(LayerView(layer.id, min_zoom, limit, style.color, style.weight, min(style.fill_opacity, 0.12)))
+    return tuple(views)
+
+
+def _default_layers() -> tuple[LayerView, ...]:
+    return layer_views(registry(Settings()))
 
 
 @dataclass(frozen=True)
@@ -54,7 +79,9 @@ class WorkerConfig:
     """What ``worker.js`` is started with (serialised to JSON into the page)."""
 
     api: str = "/api/v1"
-    layers: tuple[LayerView, ...] = DEFAULT_LAYERS
+    layers: tuple[LayerView, ...] = field(default_factory=_default_layers)
+    # One source for status names on the page and in the API (``status_label``): ``Status.label_zh``.
+    status_labels: dict[str, str] = field(default_factory=lambda: {s.value: s.label_zh for s in Status})
     # "Open" is every status whose case still needs work; the page asks for them by name.
     open_statuses: tuple[str, ...] = OPEN_STATUSES
     incident_limit: int = 500

@@ -14,10 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep
+from api.deps import LayersDep, SessionDep
 from gis.models import AdminArea, AdminLevel
 from maps.assets import render
-from maps.worker import build_worker_map
+from maps.worker import WorkerConfig, build_worker_map, layer_views
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 STATIC_URL = "/static"
@@ -44,9 +44,10 @@ def _communities_center(session: Session) -> tuple[float, float] | None:
 
 
 @router.get("/", response_class=HTMLResponse, operation_id="worker_page", summary="The grid worker's map page")
-def worker_page(session: SessionDep) -> HTMLResponse:
+def worker_page(session: SessionDep, layers: LayersDep) -> HTMLResponse:
     center = _communities_center(session) or JISHOU_CENTER
-    html = render(build_worker_map(center=center, zoom=14, static_url=STATIC_URL))
+    config = WorkerConfig(layers=layer_views(layers))
+    html = render(build_worker_map(center=center, zoom=14, config=config, static_url=STATIC_URL))
     # The page is the same for everyone, but a deploy changes it: let the phone revalidate each time.
     return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 

@@ -12,11 +12,8 @@
 (function () {
   "use strict";
 
-  var STATUS_ZH = {
-    reported: "已上报", registered: "已立案", rejected: "不予立案", dispatched: "已派遣",
-    in_progress: "处置中", handled: "已处置", verified: "核查通过", closed: "已结案",
-    shelved: "挂账", void: "已作废", duplicate: "重复"
-  };
+  // Status names come with the page's config (Status.label_zh, the API's status_label): one source.
+  var STATUS_ZH = {};
   var TIME_FORMAT = {
     timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
     hour12: false
@@ -38,12 +35,9 @@
     return date.toLocaleString("zh-CN", TIME_FORMAT);
   }
 
-  /* A readable message from an error body: FastAPI's {detail: "..."} or {detail: [{msg}, ...]}. */
+  /* The Chinese message of an error body (api.errors: messages["zh-CN"]); never the server's English. */
   function detailText(body, fallback) {
-    if (body && typeof body.detail === "string") return body.detail;
-    if (body && Array.isArray(body.detail)) {
-      return body.detail.map(function (e) { return e && e.msg ? e.msg : JSON.stringify(e); }).join("；");
-    }
+    if (body && body.messages && typeof body.messages["zh-CN"] === "string") return body.messages["zh-CN"];
     return fallback;
   }
 
@@ -82,6 +76,7 @@
   Page.prototype.request = async function (path, options) {
     options = options || {};
     var headers = options.headers || {};
+    headers["Accept-Language"] = "zh-CN";
     if (this.session) headers["Authorization"] = "Bearer " + this.session.token;
     var response;
     try {
@@ -274,6 +269,10 @@
 
   Page.prototype.refreshNow = async function () {
     if (!this.me) return;
+    // An open popup belongs to a marker of the incident layer, which a reload replaces: opening a popup pans
+    // the map into view (moveend), and reloading then closed it ~0.5 s after it opened on a phone. While a
+    // popup is open the view is not reloaded; closing it reloads what the view then shows.
+    if (this.popupOpen) { this.reloadAfterPopup = true; return; }
     var self = this;
     var zoom = this.map.getZoom();
     var bbox = this.bboxParam();
@@ -470,6 +469,11 @@
       self.refresh();
     });
     map.on("click", function (e) { self.openReport(e.latlng); });
+    map.on("popupopen", function () { self.popupOpen = true; });
+    map.on("popupclose", function () {
+      self.popupOpen = false;
+      if (self.reloadAfterPopup) { self.reloadAfterPopup = false; self.refresh(); }
+    });
     $("wg-login-form").addEventListener("submit", function (e) { e.preventDefault(); self.login(e.target); });
     $("wg-report-form").addEventListener("submit", function (e) { e.preventDefault(); self.submitReport(e.target); });
     $("wg-report-cancel").addEventListener("click", function () { self.closeReport(); });
@@ -484,6 +488,7 @@
   };
 
   function start(map, config) {
+    STATUS_ZH = config.status_labels || {};
     var worker = new Page(map, config);
     worker.makeLayers();
     worker.wire();
