@@ -10,7 +10,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from api.errors import install_error_handlers
-from api.routes import auth, categories, exports, facilities, incident_create, incidents, layers, ogc, open311, pages
+from api.routes import (
+    auth,
+    categories,
+    docs,
+    exports,
+    facilities,
+    incident_create,
+    incidents,
+    layers,
+    ogc,
+    open311,
+    pages,
+)
 from gis.cluster import resolve_database_url
 from gis.db import make_engine, make_sessionmaker
 from gis.layers import registry
@@ -54,6 +66,8 @@ def create_app(
         version="0.1.0",
         description="Community grid management: boundaries, unit grid cells, incidents, shared facilities.",
         lifespan=lifespan,
+        docs_url=None,  # api.routes.docs serves /docs and /redoc from the vendored files: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -77,6 +91,7 @@ def create_app(
     app.include_router(ogc.router)
     app.include_router(exports.router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
     def health() -> dict[str, str]:

@@ -78,7 +78,7 @@ class Legend(MacroElement):
     )
 
     def __init__(self, title: str, entries: Sequence[tuple[str, str]]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's elements are untyped
         self._name = "Legend"
         self.title = title
         self.entries = list(entries)

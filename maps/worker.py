@@ -168,7 +168,7 @@ class WorkerApp(MacroElement):
     )
 
     def __init__(self, config: WorkerConfig, *, static_url: str = DEFAULT_STATIC_URL, title: str = TITLE) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's elements are untyped
         self._name = "WorkerApp"
         self.config = config.as_json()
         self.static_url = static_url.rstrip("/")

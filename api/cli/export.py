@@ -43,7 +43,7 @@ def parse_bbox(text: str | None) -> BBox | None:
         numbers = ()
     if len(numbers) != 4:
         raise InvalidInput(f"--bbox {text!r}: give minLon,minLat,maxLon,maxLat, e.g. 109.70,28.25,109.76,28.33")
-    return numbers  # type: ignore[return-value]
+    return numbers
 
 
 @app.command("export")

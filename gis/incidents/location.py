@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 from geoalchemy2 import Geography
 from geoalchemy2.shape import to_shape
-from sqlalchemy import case, cast, func, literal, select
+from sqlalchemy import ColumnElement, Select, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
@@ -76,11 +76,11 @@ class Location:
     team_id: int | None
 
 
-def _point(lon: float, lat: float):  # type: ignore[no-untyped-def]
+def _point(lon: float, lat: float) -> ColumnElement[Any]:
     return func.ST_SetSRID(func.ST_MakePoint(literal(lon), literal(lat)), SRID)
 
 
-def _current_communities():  # type: ignore[no-untyped-def]
+def _current_communities() -> Select[AdminArea]:
     return select(AdminArea).where(AdminArea.valid_to.is_(None), AdminArea.level == AdminLevel.community.value)
 
 
@@ -185,7 +185,7 @@ def resolve_location(
 
 def to_wgs84(lon: float, lat: float, datum: InputDatum | str) -> tuple[float, float]:
     wx, wy = convert(lon, lat, datum, InputDatum.wgs84)
-    return float(wx), float(wy)  # type: ignore[arg-type]
+    return float(wx), float(wy)
 
 
 def _locate_in(session: Session, lon: float, lat: float, datum: InputDatum | str) -> Location | None:

@@ -229,7 +229,8 @@ def _after(cursor: str, key: str, descending: bool, bind: _Binder) -> ColumnElem
     column = SORTS[key]
     if key == "id":
         after_id = bind("after_id", last_id, Integer)
-        return column < after_id if descending else column > after_id
+        moved: ColumnElement[bool] = column < after_id if descending else column > after_id
+        return moved
     bound = datetime.fromisoformat(value) if isinstance(value, str) else value
     pair = tuple_(column, Incident.id)
     after = tuple_(bind("after_key", bound, MOMENT), bind("after_id", last_id, Integer))

@@ -177,7 +177,8 @@ class Layer:
 
     def features(self, session: Session, **kwargs: Any) -> dict[str, Any]:
         """The same page parsed into a dict (for Folium and tests)."""
-        return orjson.loads(self.query(session, **kwargs).geojson)
+        parsed: dict[str, Any] = orjson.loads(self.query(session, **kwargs).geojson)
+        return parsed
 
     def feature(self, session: Session, feature_id: str, *, decimals: int = 7) -> bytes | None:
         """One feature as GeoJSON text, found by its id (compared as the ``key`` field's type), or None.

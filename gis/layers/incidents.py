@@ -19,8 +19,8 @@ _FINAL = sorted(s.value for s in FINAL_STATUSES)
 
 
 def _overdue() -> Any:
-    """Overdue as of the query's time: :meth:`Incident.is_overdue`, the one definition."""
-    return Incident.is_overdue(func.now())
+    """Overdue as of the query's time: :meth:`Incident.overdue_clause`, the one definition."""
+    return Incident.overdue_clause(func.now())
 
 
 @dataclass(frozen=True)

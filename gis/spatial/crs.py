@@ -22,7 +22,7 @@ import enum
 import math
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -125,7 +125,7 @@ def to_metric(obj: _MeasurableT, epsg: int = JISHOU_METRIC) -> _MeasurableT:
     if hasattr(obj, "to_crs"):
         if obj.crs is None:
             raise InvalidInput("the data has no CRS; set it first (e.g. .set_crs(4326)) before measuring it")
-        return obj.to_crs(epsg)
+        return cast(_MeasurableT, obj.to_crs(epsg))
     return reproject(obj, WGS84, epsg)
 
 
