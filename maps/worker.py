@@ -24,6 +24,7 @@ from gis.layers import Layer, registry
 from gis.models.incidents import FINAL_STATUSES, Status
 from gis.settings import Settings
 from maps.assets import DEFAULT_STATIC_URL, local_map
+from maps.vendor import HTMX_JS
 
 TITLE = "网格巡查"
 OPEN_STATUSES = tuple(s.value for s in Status if s not in FINAL_STATUSES)
@@ -109,6 +110,9 @@ class WorkerApp(MacroElement):
         """
         {% macro header(this, kwargs) %}
         <link rel="stylesheet" href="{{ this.static_url }}/worker.css"/>
+        <link rel="stylesheet" href="{{ this.static_url }}/pages.css"/>
+        <script src="{{ this.htmx_url }}"></script>
+        <script src="{{ this.static_url }}/pages.js"></script>
         <script src="{{ this.static_url }}/worker.js"></script>
         {% endmacro %}
 
@@ -116,6 +120,7 @@ class WorkerApp(MacroElement):
         <header class="wg-bar" id="wg-bar">
           <span class="wg-title">{{ this.title | e }}</span>
           <span class="wg-user" id="wg-user"></span>
+          <button type="button" class="wg-link" id="wg-work-open" hidden>我的工作</button>
           <button type="button" class="wg-link" id="wg-mine" hidden>我的网格</button>
           <button type="button" class="wg-link" id="wg-logout" hidden>退出</button>
         </header>
@@ -126,6 +131,13 @@ class WorkerApp(MacroElement):
           <span><i class="wg-dot wg-dot-overdue"></i>已逾期</span>
           <span class="wg-hint" id="wg-hint">点击地图上报问题</span>
         </div>
+
+        <section class="wg-work" id="wg-work" hidden aria-label="我的工作">
+          <div class="wg-work-head"><h2>我的工作</h2>
+            <button type="button" class="wg-secondary" id="wg-work-close">收起</button></div>
+          <div id="wg-case" class="wg-casebox"></div>
+          <div id="wg-work-list" hx-get="/app/work" hx-trigger="wg-work from:body, wg-changed from:body"></div>
+        </section>
 
         <div class="wg-overlay" id="wg-login" hidden>
           <form class="wg-card" id="wg-login-form" autocomplete="on">
@@ -172,6 +184,7 @@ class WorkerApp(MacroElement):
         self._name = "WorkerApp"
         self.config = config.as_json()
         self.static_url = static_url.rstrip("/")
+        self.htmx_url = HTMX_JS.url(self.static_url)
         self.title = title
 
 

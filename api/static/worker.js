@@ -152,6 +152,8 @@
     $("wg-user").textContent = "";
     $("wg-logout").hidden = true;
     $("wg-mine").hidden = true;
+    $("wg-work-open").hidden = true;
+    $("wg-work").hidden = true;
     this.closeReport();
     var self = this;
     Object.keys(this.layers).forEach(function (id) { self.layers[id].clearLayers(); });
@@ -172,10 +174,13 @@
       this.categories = [];
       this.status("问题类别加载失败：" + e.message, "error");
     }
+    var home = (this.config.homes || {})[this.me.role];
+    if (home && home !== "/" && window.location.pathname === "/") { window.location.replace(home); return; }
     this.ownCells = new Set(this.me.cells || []);
     $("wg-user").textContent = this.me.display_name || this.me.username;
     $("wg-logout").hidden = false;
     $("wg-mine").hidden = this.ownCells.size === 0;
+    $("wg-work-open").hidden = false;
     this.fillCategories("");
     var view = this.load(".view");
     if (view && !fresh) this.map.setView([view.lat, view.lon], view.zoom);
@@ -484,6 +489,14 @@
     });
     $("wg-logout").addEventListener("click", function () { self.logout(""); });
     $("wg-mine").addEventListener("click", function () { self.showMine(); });
+    // 我的工作: server-rendered lists (api/routes/page_parts.py) that htmx loads with the worker's token.
+    $("wg-work-open").addEventListener("click", function () {
+      self.closeReport();
+      $("wg-work").hidden = false;
+      htmx.trigger(document.body, "wg-work");
+    });
+    $("wg-work-close").addEventListener("click", function () { $("wg-work").hidden = true; });
+    document.body.addEventListener("wg-changed", function () { self.refresh(true); });
     $("wg-status").addEventListener("click", function (e) { e.currentTarget.hidden = true; });
   };
 
