@@ -24,7 +24,7 @@ from gis.layers import Layer, registry
 from gis.models.incidents import FINAL_STATUSES, Status
 from gis.settings import Settings
 from maps.assets import DEFAULT_STATIC_URL, local_map
-from maps.vendor import HTMX_JS
+from maps.vendor import HTMX_JS, IDB_KEYVAL_JS
 
 TITLE = "网格巡查"
 OPEN_STATUSES = tuple(s.value for s in Status if s not in FINAL_STATUSES)
@@ -112,6 +112,7 @@ class WorkerApp(MacroElement):
         <link rel="stylesheet" href="{{ this.static_url }}/worker.css"/>
         <link rel="stylesheet" href="{{ this.static_url }}/pages.css"/>
         <script src="{{ this.htmx_url }}"></script>
+        <script src="{{ this.idb_url }}"></script>
         <script src="{{ this.static_url }}/pages.js"></script>
         <script src="{{ this.static_url }}/worker.js"></script>
         {% endmacro %}
@@ -164,6 +165,10 @@ class WorkerApp(MacroElement):
               <span class="wg-file-row"><span class="wg-file-button">拍照或选择照片</span>
                 <span class="wg-file-name" id="wg-photo-name">未选择照片</span></span>
             </label>
+            <div class="wg-nearby" id="wg-nearby" hidden>
+              <p class="wg-muted" id="wg-nearby-title"></p>
+              <ul id="wg-nearby-list"></ul>
+            </div>
             <p class="wg-error" id="wg-report-error" role="alert"></p>
             <div class="wg-actions">
               <button type="button" class="wg-secondary" id="wg-report-cancel">取消</button>
@@ -185,6 +190,7 @@ class WorkerApp(MacroElement):
         self.config = config.as_json()
         self.static_url = static_url.rstrip("/")
         self.htmx_url = HTMX_JS.url(self.static_url)
+        self.idb_url = IDB_KEYVAL_JS.url(self.static_url)
         self.title = title
 
 

@@ -9,7 +9,7 @@ message. Writes (``POST /app/cases/{ref}/moves``) go through ``gis.incidents.wor
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -128,7 +128,7 @@ def desk_list(
     community: Annotated[str | None, Query(max_length=12)] = None,
     team_id: Annotated[str | None, Query(max_length=12)] = None,
     overdue: Annotated[str | None, Query(max_length=5)] = None,
-    reported_from: Annotated[str | None, Query(max_length=10)] = None,
+    within_days: Annotated[str | None, Query(max_length=4)] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> HTMLResponse:
     """The desk's filtered, paged list (newest first); empty filter fields mean "any"."""
@@ -139,12 +139,9 @@ def desk_list(
         raise InvalidInput(f"status: unknown status {status!r}")
     if team_id and not team_id.isdigit():
         raise InvalidInput(f"team_id: not a team id: {team_id!r}")
-    since = None
-    if reported_from:
-        try:
-            since = datetime.fromisoformat(reported_from).replace(tzinfo=SHANGHAI)
-        except ValueError:
-            raise InvalidInput(f"reported_from: not a date: {reported_from!r}") from None
+    if within_days and not (within_days.isdigit() and 1 <= int(within_days) <= 3660):
+        raise InvalidInput(f"within_days: not a number of days: {within_days!r}")
+    since = now - timedelta(days=int(within_days)) if within_days else None
     scope, _ = list_scope(session, user)
     filters = IncidentFilter(statuses=statuses, categories=[category] if category else [],
                              community_code=community or None, team_id=int(team_id) if team_id else None,
@@ -153,7 +150,7 @@ def desk_list(
     items = list(result.items)
     more = len(items) > DESK_PAGE
     query = {k: v for k, v in {"status": status, "category": category, "community": community,
-                               "team_id": team_id, "overdue": overdue, "reported_from": reported_from}.items() if v}
+                               "team_id": team_id, "overdue": overdue, "within_days": within_days}.items() if v}
     return _html("parts/desk.html", rows=_rows(items[:DESK_PAGE], now), offset=offset, page=DESK_PAGE,
                  more=more, query=query)
 
