@@ -22,6 +22,7 @@ from api.routes import (
     layers,
     ogc,
     open311,
+    page_parts,
     pages,
 )
 from gis.cluster import resolve_database_url
@@ -91,6 +92,7 @@ def create_app(
     app.include_router(ogc.router)
     app.include_router(exports.router)
     app.include_router(pages.router)
+    app.include_router(page_parts.router)
     app.include_router(docs.router)
     app.include_router(evaluation.router)
 

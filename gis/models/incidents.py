@@ -73,7 +73,10 @@ _STATUS_ZH = {
 }
 FINAL_STATUSES = frozenset({Status.closed, Status.rejected, Status.void, Status.duplicate})
 # Shelved cases are parked on purpose: their clock stops too, but they are not final (they may be reopened).
-CLOCK_STOPPED = FINAL_STATUSES | {Status.shelved}
+# Handled and verified cases wait on the supervision centre, not on the team: a team that handled a case in
+# time is not late while it waits for the check, and a verified case is not drawn red as overdue. Sent back
+# for rework (handled → in_progress), the case's own deadline runs again.
+CLOCK_STOPPED = FINAL_STATUSES | {Status.shelved, Status.handled, Status.verified}
 
 
 class Source(enum.StrEnum):
