@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Evaluation (考核评价): composite score weights and the on-site check limit; README "Evaluation (考核评价)".
+    evaluation_weight_closure: float = Field(default=0.3, ge=0, le=1, description="Weight of the closure rate.")
+    evaluation_weight_on_time: float = Field(default=0.4, ge=0, le=1, description="Weight of the on-time rate.")
+    evaluation_weight_rework: float = Field(default=0.15, ge=0, le=1, description="Weight of 1 − rework rate.")
+    evaluation_weight_check: float = Field(default=0.15, ge=0, le=1, description="Weight of check timeliness.")
+    evaluation_check_hours: float = Field(
+        default=2.0, gt=0, le=80, description="On-site check limit (核查时限), working hours after handling."
+    )
     # -- any city (issue 15): where its data lies, its clock, its codes; `wangge city init FILE` writes them
     region: str = Field(
         default="73,3,136,54",  # DEFAULT_REGION

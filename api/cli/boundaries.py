@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from api.cli.progress import RichProgress, rich_progress
 from api.cli.runtime import Runtime, console, err_console, handles_errors, runtime
-from gis.areas.boundaries import ImportSummary, import_boundaries, import_compounds
+from gis.areas.boundaries import import_boundaries
+from gis.areas.compounds import import_compounds
+from gis.areas.import_summary import ImportSummary
 from gis.areas.schemes import CodeScheme
 from gis.errors import Problem, ValidationFailed
 from gis.models.areas import AdminLevel

@@ -1,4 +1,4 @@
-"""Importing administrative boundaries and compounds from GIS files: read, validate all, then load all.
+"""Importing administrative boundaries from GIS files: read, validate all, then load all.
 
 Nothing is written unless every feature passes: the file's problems are gathered into one
 :class:`~gis.errors.ValidationFailed` naming each feature (code and name) and the fix. Loading compares
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import shapely
@@ -20,8 +20,9 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from gis.areas import compounds, containment
+from gis.areas import containment
 from gis.areas.divisions import parse_level
+from gis.areas.import_summary import ImportSummary
 from gis.areas.schemes import CodeScheme
 from gis.errors import Problem, ValidationFailed
 from gis.models.areas import SRID, AdminArea, AdminLevel
@@ -47,25 +48,6 @@ NAME_FIELDS = ("name", "名称", "区划名称", "xzqmc", "mc")
 PARENT_FIELDS = ("parent_code", "parent", "pcode", "parent_adcode", "上级代码", "上级区划代码", "sjdm")
 LEVEL_FIELDS = ("level", "级别", "层级", "jb")
 NAME_LENGTH = 100  # admin_area.name
-
-
-@dataclass
-class ImportSummary:
-    """What an import did; ``str()`` gives the one line a person reads."""
-
-    added: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    retired: int = 0
-    warnings: list[Problem] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        parts = [f"{self.added} added", f"{self.changed} changed", f"{self.unchanged} unchanged"]
-        if self.retired:
-            parts.append(f"{self.retired} retired")
-        if self.warnings:
-            parts.append(f"{len(self.warnings)} warning(s)")
-        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -171,53 +153,6 @@ def import_boundaries(
     summary = _write(session, areas, stored, source=file.source, retiring=retiring, progress=progress)
     summary.warnings = problems
     return summary
-
-
-def import_compounds(
-    session: Session,
-    path: str | Path,
-    *,
-    layer: str | None = None,
-    crs: str | None = None,
-    datum: InputDatum = InputDatum.wgs84,
-    encoding: str | None = None,
-    name_field: str | None = None,
-    community_field: str | None = None,
-    tolerance: Tolerance = DEFAULT_TOLERANCE,
-    region: Region | None = None,
-    settings: Settings | None = None,
-    progress: ProgressReporter | None = None,
-) -> ImportSummary:
-    """Validate every compound of a file, then insert or update each by (community code, name).
-
-    Attributes are name, community_code, address, households, property_company and built_year (usual
-    Chinese column names are recognised too). A compound without community code is placed in the current
-    community that holds most of it, so the communities must be imported first. Each compound must lie in
-    its community within ``tolerance``. Compounds missing from the file are kept.
-
-    Raises InvalidInput when the file cannot be read, and ValidationFailed when any feature has an error;
-    nothing is written then.
-    """
-    settings = settings or get_settings()
-    progress = progress or no_progress
-    progress("reading", 0, 1)
-    file = read_vector(path, layer=layer, crs=crs, datum=datum, encoding=encoding)
-    features, problems = compounds.compounds_from_file(file, name_field=name_field,
-                                                       community_field=community_field,
-                                                       region=region or Region.of(settings))
-    progress("reading", 1, 1)
-    progress("validating", 0, len(features))
-    problems += compounds.locate_communities(session, features)
-    problems += compounds.check_compounds(session, [f for f in features if f.community_code], tolerance,
-                                          Metric(settings.metric_crs))
-    progress("validating", len(features), len(features))
-    problems = list(file.warnings) + problems
-    if any(p.severity == "error" for p in problems):
-        raise ValidationFailed(problems=problems, what=file.source)
-    progress("writing", 0, len(features))
-    added, changed, unchanged = compounds.write_compounds(session, features)
-    progress("writing", len(features), len(features))
-    return ImportSummary(added=added, changed=changed, unchanged=unchanged, warnings=problems)
 
 
 def _valid_codes(file: VectorFile, column: str, scheme: CodeScheme) -> set[str]:

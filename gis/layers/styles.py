@@ -76,6 +76,8 @@ def ranges_for(style: Style, values: pd.Series | None) -> list[ClassRange]:
         return []
     data = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     breaks = class_breaks(data, len(style.palette))
+    if not breaks:  # no finite value: one symbol, as for a layer without choropleth
+        return []
     colors = class_colors(style.palette, len(breaks))
     finite = data[np.isfinite(data)]
     lowers = [float(finite.min()) if finite.size else 0.0, *breaks[:-1]]

@@ -14,7 +14,8 @@ from shapely.geometry import MultiPolygon, Point, box
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.areas.boundaries import ImportSummary, import_boundaries
+from gis.areas.boundaries import import_boundaries
+from gis.areas.import_summary import ImportSummary
 from gis.areas.schemes import CodeScheme
 from gis.errors import ValidationFailed
 from gis.models import AdminArea, AdminLevel

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
+import pandas as pd
 import pyogrio
 import pytest
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from gis.layers.export import (
     export_layers,
     short_field_names,
 )
-from gis.layers.styles import class_breaks
+from gis.layers.styles import class_breaks, qml, ranges_for
 from gis.models import User
 from gis.settings import Settings
 from tests.layer_world import COMPOUND_NAME, FACILITY_NAME, INCIDENT_IDS, SECRETS, add_layer_world
@@ -304,3 +305,9 @@ def test_a_geopackage_carries_each_layer_s_qgis_style_read_back_by_gdal(
     assert by_layer.loc["incident_density"]["styleSLD"].count("<ogc:PropertyIsBetween>") == len(expected)
     for xml in (*styles["styleQML"], *styles["styleSLD"]):
         ElementTree.fromstring(xml.removeprefix("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"))
+
+
+def test_a_choropleth_without_any_value_gets_a_single_symbol() -> None:
+    layer = registry(Settings(database_url="postgresql://unused/unused"))["incident_density"]
+    assert ranges_for(layer.style, pd.Series([None, float("nan")])) == []
+    assert 'type="singleSymbol"' in qml(layer, [])
