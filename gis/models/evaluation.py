@@ -13,6 +13,7 @@ from sqlalchemy import CheckConstraint, Date, DateTime, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.db import Base
+from gis.models.areas import CELL_CODE_LENGTH
 
 HOTSPOT_CLASSES = ("hot_99", "hot_95", "hot_90", "not_significant", "cold_90", "cold_95", "cold_99")
 EMERGING_CLASSES = ("intensifying", "persistent", "diminishing", "emerging", "none", "no_data")
@@ -31,7 +32,7 @@ class IncidentHotspot(Base):
 
     __tablename__ = "incident_hotspot"
 
-    cell_code: Mapped[str] = mapped_column(String(15), primary_key=True)
+    cell_code: Mapped[str] = mapped_column(String(CELL_CODE_LENGTH), primary_key=True)
     incidents: Mapped[int] = mapped_column(Integer)
     gi_z: Mapped[float] = mapped_column(Float)
     p_value: Mapped[float] = mapped_column(Float)

@@ -6,7 +6,7 @@ checked on import; the database keeps the rules that hold in every scheme: a cod
 code starts with its community's. Widening a varchar rewrites nothing and keeps the indexes.
 
 Revision ID: 0015
-Revises: 0002, 0003
+Revises: 0012, 0013
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | Sequence[str] | None = ("0002", "0003")
+down_revision: str | Sequence[str] | None = ("0012", "0013")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -32,7 +32,8 @@ AREA_COLUMNS = [
     ("team_jurisdiction", "area_code", False), ("app_user", "community_code", True),
     ("incident", "community_code", False), ("incident", "subdistrict_code", True),
 ]
-CELL_COLUMNS = [("grid_cell", "code", False), ("grid_cell_worker", "cell_code", False), ("incident", "cell_code", True)]
+CELL_COLUMNS = [("grid_cell", "code", False), ("grid_cell_worker", "cell_code", False), ("incident", "cell_code", True),
+                ("incident_hotspot", "cell_code", False)]
 
 
 def upgrade() -> None:
