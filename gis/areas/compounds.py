@@ -18,8 +18,9 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from gis.areas.divisions import is_valid_code, level_of_code, normalise_code
+from gis.areas.divisions import level_of_code
 from gis.areas.import_summary import ImportSummary
+from gis.areas.schemes import CodeScheme
 from gis.errors import Problem, ValidationFailed
 from gis.models.areas import SRID, AdminArea, AdminLevel, Compound
 from gis.progress import ProgressReporter, no_progress
@@ -81,9 +82,11 @@ class CompoundFeature:
 
 
 def compounds_from_file(
-    file: VectorFile, *, name_field: str | None, community_field: str | None, region: Region
+    file: VectorFile, *, name_field: str | None, community_field: str | None, region: Region,
+    scheme: CodeScheme = CodeScheme.cn,
 ) -> tuple[list[CompoundFeature], list[Problem]]:
-    """The file's usable compounds and the problems of each feature on its own."""
+    """The file's usable compounds and the problems of each feature on its own; community codes are read
+    by ``scheme`` (the deployment's, :mod:`gis.areas.schemes`)."""
     columns = {
         "name": pick_column(file, name_field, NAME_FIELDS, what="compound name", option="--name-field"),
         "community_code": find_column(file, community_field, COMMUNITY_FIELDS, option="--community-field"),
@@ -93,7 +96,7 @@ def compounds_from_file(
     problems: list[Problem] = []
     for number, record in enumerate(file.frame.to_dict("records"), start=1):
         cell = {key: (record.get(column) if column else None) for key, column in columns.items()}
-        name, community = text_value(cell["name"]), normalise_code(cell["community_code"])
+        name, community = text_value(cell["name"]), scheme.normalise(cell["community_code"])
         label = f"{name or '(no name)'} ({community or f'feature #{number}'})"
         feature = CompoundFeature(
             number=number, name=name or "", community_code=community, address=text_value(cell["address"]),
@@ -101,7 +104,7 @@ def compounds_from_file(
             property_company=text_value(cell["property_company"]),
             built_year=_whole_number(cell, "built_year", EARLIEST_BUILT_YEAR, date.today().year + 5),
         )
-        found = _value_problems(feature, cell, label)
+        found = _value_problems(feature, cell, label, scheme)
         geom, geometry_problems = repair_polygonal(record.get(file.frame.geometry.name), label)
         found += geometry_problems
         if geom is not None and (implausible := check_lonlat(geom, label, region)):
@@ -124,16 +127,18 @@ def _whole_number(cell: dict[str, object], key: str, lowest: int, highest: int |
     return number
 
 
-def _value_problems(feature: CompoundFeature, cell: dict[str, object], label: str) -> list[Problem]:
+def _value_problems(feature: CompoundFeature, cell: dict[str, object], label: str,
+                    scheme: CodeScheme = CodeScheme.cn) -> list[Problem]:
     """What is wrong with one compound's attributes, each naming the fix."""
     problems = []
     if not feature.name:
         problems.append(Problem("error", label, "has no name", "fill in its name column"))
     community = feature.community_code
     fix = "give the community's full code (e.g. 433101004003), or leave it empty to locate the compound"
-    if community is not None and not is_valid_code(community):
-        problems.append(Problem("error", label, f"community code {community!r} is not 12 digits", fix))
-    elif community is not None and (level := level_of_code(community)) is not AdminLevel.community:
+    if community is not None and (wrong := scheme.problem(community)) is not None:
+        problems.append(Problem("error", label, f"community code {wrong}", fix))
+    elif (community is not None and scheme.derives_hierarchy
+          and (level := level_of_code(community)) is not AdminLevel.community):
         problems.append(Problem("error", label, f"community code {community} is a "
                                 f"{level.value if level else 'province'} code, not a community's", fix))
     for key, limit in TEXT_LIMITS.items():
@@ -267,7 +272,8 @@ def import_compounds(
     file = read_vector(path, layer=layer, crs=crs, datum=datum, encoding=encoding)
     features, problems = compounds_from_file(file, name_field=name_field,
                                                        community_field=community_field,
-                                                       region=region or Region.of(settings))
+                                                       region=region or Region.of(settings),
+                                                       scheme=CodeScheme(settings.code_scheme))
     progress("reading", 1, 1)
     progress("validating", 0, len(features))
     problems += locate_communities(session, features)

@@ -13,7 +13,7 @@ from gis.areas.boundaries import import_boundaries
 from gis.areas.compounds import import_compounds
 from gis.areas.import_summary import ImportSummary
 from gis.errors import ValidationFailed
-from gis.models import Compound
+from gis.models import AdminLevel, Compound
 from gis.settings import PROJECT_ROOT, Settings
 from tests.common import compound, jishou_world, write_geojson
 
@@ -125,3 +125,16 @@ def test_the_jishou_sample_compounds_import_without_errors_and_again_without_cha
 
     assert (first.added, first.warnings) == (features, [])
     assert (again.added, again.changed, again.unchanged) == (0, 0, features)
+
+
+def test_in_the_any_scheme_a_compound_names_its_community_by_its_own_id(db: Session, tmp_path: Path) -> None:
+    settings = Settings(database_url="postgresql://unused/unused", code_scheme="any")
+    districts = [{"code": "311", "name": "District 311", "geometry": box(109.70, 28.25, 109.73, 28.33)}]
+    import_boundaries(db, write_geojson(tmp_path, districts, "districts.geojson"), settings=settings,
+                      level=AdminLevel.community)
+    rows = [compound("Brownstones", "311", box(109.705, 28.26, 109.71, 28.27))]
+
+    summary = import_compounds(db, write_geojson(tmp_path, rows, "compounds.geojson"), settings=settings)
+
+    assert summary.added == 1
+    assert db.scalar(select(Compound.community_code)) == "311"
