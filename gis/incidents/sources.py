@@ -10,6 +10,8 @@ turns such a file into the frame of text columns that :mod:`gis.incidents.bulk_i
 - a vector file's points give ``lon``/``lat``, from the file's CRS (its ``.prj``, a GeoPackage's SRS, a
   GeoJSON's ``crs`` member) or ``crs`` when given, which wins;
 - a CSV's coordinate columns are lon/lat, or in ``crs`` when given (e.g. EPSG:4546 metres);
+- an Open311 GeoReport v2 ``requests.json`` dump of another system (a JSON array of requests) is read by the
+  standard's member names (``long``, ``lat``, ``service_code``, ``requested_datetime``…);
 - a CSV's bytes are UTF-8 when they decode as UTF-8, else GB18030 (a superset of GBK and GB2312) when they
   decode as that, else refused with the fix; ``encoding`` overrides.
 
@@ -40,6 +42,9 @@ REQUIRED = ("lon", "lat", "category")
 OPTIONAL = ("description", "address", "reported_at", "status", "source", "closed_at", "deadline_at")
 OURS = (*REQUIRED, *OPTIONAL)
 MAX_CATEGORY_MAP = 10_000
+# An Open311 GeoReport v2 request's members → ours (https://wiki.open311.org/GeoReport_v2).
+OPEN311_COLUMNS = {"lon": "long", "lat": "lat", "category": "service_code", "reported_at": "requested_datetime",
+                   "description": "description", "address": "address", "status": "status"}
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,8 @@ def _read_geojson(path: Path, options: SourceOptions) -> SourceRows:
         document = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"{path.name}: not valid JSON ({exc})") from None
+    if isinstance(document, list) and document and all(isinstance(i, dict) and "type" not in i for i in document):
+        return _read_open311(path, document, options)
     if isinstance(document, list):  # an array of Features, as some exports write
         document = {"type": "FeatureCollection", "features": document}
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
@@ -232,6 +239,25 @@ def _read_geojson(path: Path, options: SourceOptions) -> SourceRows:
         frame["lon"], frame["lat"] = _to_lonlat_text(frame["lon"], frame["lat"], crs)
         described += f" in {crs.to_string()}"
     return SourceRows(frame, np.arange(len(features)) + 1, bad, described)
+
+
+def _read_open311(path: Path, requests: list[dict[str, object]], options: SourceOptions) -> SourceRows:
+    """An Open311 GeoReport v2 ``requests.json`` dump of another system: ``long``/``lat``, ``service_code`` as
+    the category (map it with a categories map), ``requested_datetime``, ``description``, ``address``, and
+    ``status`` open → reported, closed → closed with ``updated_datetime`` as its closing time."""
+    frame = pd.DataFrame([{str(k): "" if v is None else str(v) for k, v in item.items()
+                           if not isinstance(v, dict | list)} for item in requests]).fillna("")
+    mapping = {ours: theirs for ours, theirs in OPEN311_COLUMNS.items() if theirs in frame.columns}
+    mapping |= options.columns
+    renames = _renamed(list(frame.columns), mapping, what=path.name)
+    out = frame[list(renames)].rename(columns=renames)
+    out = out.loc[:, ~out.columns.duplicated()].astype(str)
+    if "status" in out.columns and "status" not in options.columns:
+        closed = out["status"].str.strip().str.lower() == "closed"
+        out["status"] = np.where(closed, "closed", np.where(out["status"].str.strip() == "", "", "reported"))
+        if "updated_datetime" in frame.columns and "closed_at" not in out.columns:
+            out["closed_at"] = np.where(closed, frame["updated_datetime"].astype(str), "")
+    return SourceRows(out, np.arange(len(out)) + 1, [], f"{path.name}: Open311 requests, {len(out):,}")
 
 
 def _read_vector(path: Path, options: SourceOptions) -> SourceRows:

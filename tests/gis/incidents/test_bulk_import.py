@@ -363,3 +363,27 @@ def test_with_a_snap_tolerance_of_zero_a_point_just_outside_is_refused(
     assert (snapped.imported, snapped.snapped) == (1, 1) and "1 points snapped" in str(snapped)
     refused = import_incidents(db, path, now=NOW, edge_tolerance_m=0)
     assert (refused.imported, refused.snapped, [r.field for r in refused.refused]) == (0, 0, ["location"])
+
+
+def test_an_open311_requests_dump_of_another_system_is_a_source(
+    db: Session, street_world: StreetWorld, tmp_path: Path
+) -> None:
+    requests = [
+        {"service_request_id": "638344", "status": "closed", "service_name": "Street vending",
+         "service_code": "SV-1", "description": "门店出店经营", "requested_datetime": "2025-06-01T10:00:00+08:00",
+         "updated_datetime": "2025-06-02T10:00:00+08:00", "address": "乾州路 1 号", "lat": INSIDE_A[1],
+         "long": INSIDE_A[0], "media_url": None},
+        {"service_request_id": "638345", "status": "open", "service_code": "SV-1",
+         "requested_datetime": "2025-06-03T08:00:00+08:00", "lat": INSIDE_B[1], "long": INSIDE_B[0]},
+    ]
+    path = tmp_path / "requests.json"
+    path.write_text(json.dumps(requests, ensure_ascii=False), encoding="utf-8")
+
+    report = import_incidents(db, path, now=NOW, source=SourceOptions(categories={"SV-1": "09006"}))
+
+    assert (report.imported, report.refused) == (2, [])
+    first, second = db.scalars(select(Incident).order_by(Incident.id)).all()
+    assert (first.status, first.category_code, first.address, first.community_code) == (
+        "closed", "09006", "乾州路 1 号", COMMUNITY_A)
+    assert first.closed_at == datetime(2025, 6, 2, 2, 0, tzinfo=UTC)
+    assert (second.status, second.community_code, second.closed_at) == ("reported", COMMUNITY_B, None)
