@@ -17,12 +17,11 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Resp
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from api.deps import CurrentUser, SessionDep
-from api.routes.incident_views import body_error, load_incident, max_photo_bytes, photo_read
+from api.routes.incident_views import body_error, max_photo_bytes, photo_read, visible_incident
 from api.schemas.incidents import MAX_PHOTOS, Datum, ImportReport, PhotoRead, RefusedRow
 from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.incidents.bulk_import import import_incidents
 from gis.incidents.photos import check_photo, photo_file, store_photo
-from gis.incidents.visibility import full_view
 from gis.models import IncidentPhoto
 from gis.people import permissions
 from gis.people.permissions import Action
@@ -33,8 +32,8 @@ MAX_IMPORT_BYTES = 512 * 1024 * 1024
 # -- photos ---------------------------------------------------------------------------------------------------
 @router.get("/{ref}/photos", operation_id="list_incident_photos", summary="Photos of a case")
 def list_photos(ref: str, session: SessionDep, user: CurrentUser) -> list[PhotoRead]:
-    incident = load_incident(session, ref)
-    if not full_view(session, user, incident):
+    incident, full = visible_incident(session, user, ref)
+    if not full:
         return []
     return [photo_read(incident, p) for p in incident.photos]
 
@@ -79,9 +78,9 @@ def add_photos(
     ref: str, request: Request, session: SessionDep, user: CurrentUser,
     upload: Annotated[PhotoUpload, Depends(photo_upload)],
 ) -> list[PhotoRead]:
-    incident = load_incident(session, ref)
     permissions.require(user, Action.incident_handle if upload.kind == "after" else Action.incident_create)
-    if not full_view(session, user, incident):
+    incident, full = visible_incident(session, user, ref)
+    if not full:
         raise Forbidden(f"role {user.role} may not add photos")
     limit = max_photo_bytes(request)
     photo_dir = request.app.state.settings.photo_dir
@@ -94,8 +93,9 @@ def add_photos(
 @router.get("/{ref}/photos/{photo_id}", operation_id="get_incident_photo", summary="The photo's bytes",
             response_class=Response, responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
 def get_photo(ref: str, photo_id: int, request: Request, session: SessionDep, user: CurrentUser) -> Response:
-    incident = load_incident(session, ref)
-    if not full_view(session, user, incident):
+    permissions.require(user, Action.incident_read)  # the de-personalised view has no photos
+    incident, full = visible_incident(session, user, ref)
+    if not full:
         raise Forbidden(f"role {user.role} reads the de-personalised view, which has no photos")
     photo = session.get(IncidentPhoto, photo_id)
     if photo is None or photo.incident_id != incident.id:

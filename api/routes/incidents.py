@@ -25,10 +25,10 @@ from api.routes.incident_views import (
     etag,
     expected_version,
     incident_read,
-    load_incident,
     read_for,
     summary,
     versioned,
+    visible_incident,
 )
 from api.schemas.incidents import (
     DuplicatesRead,
@@ -43,8 +43,10 @@ from gis.incidents import service as incidents
 from gis.incidents import workflow
 from gis.incidents.geojson import incidents_geojson
 from gis.incidents.query import IncidentFilter, list_incidents
-from gis.incidents.visibility import full_view, list_scope, sees_reporter
+from gis.incidents.visibility import list_scope, sees_reporter
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Status, User
+from gis.people import permissions
+from gis.people.permissions import Action
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[Depends(forbid_extra_query)])
 
@@ -184,8 +186,7 @@ def get_incident(
     ref: str, response: Response, session: SessionDep, user: CurrentUser,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Any:
-    incident = load_incident(session, ref)
-    full = full_view(session, user, incident)
+    incident, full = visible_incident(session, user, ref)
     if if_none_match is not None and etag(incident) in (t.strip() for t in if_none_match.split(",")):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(incident), "Vary": VARY})
     versioned(response, incident)
@@ -203,7 +204,8 @@ def transition_incident(
     ref: str, body: IncidentTransition, response: Response, session: SessionDep, user: CurrentUser,
     if_match: Annotated[str | None, Header(alias="If-Match", description="The ETag you read")] = None,
 ) -> IncidentRead:
-    incident = load_incident(session, ref)
+    workflow.require_move_role(user, body.to)  # rights first: before the case is even looked for
+    incident, _ = visible_incident(session, user, ref)
     version = expected_version(if_match, body.version)
     photos = _own_photos(session, incident, body.photo_ids)
     workflow.transition(session, incident=incident, to=body.to, actor=user, note=body.note,
@@ -225,8 +227,7 @@ def _own_photos(session: Session, incident: Incident, ids: Sequence[int]) -> lis
 
 @router.get("/{ref}/history", operation_id="incident_history", summary="Every step of a case, oldest first")
 def history(ref: str, session: SessionDep, user: CurrentUser) -> list[EventRead]:
-    incident = load_incident(session, ref)
-    full = full_view(session, user, incident)
+    incident, full = visible_incident(session, user, ref)
     events = session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
                              .order_by(IncidentEvent.id)).all()
     photo_ids: dict[int, list[int]] = {}
@@ -247,8 +248,9 @@ def history(ref: str, session: SessionDep, user: CurrentUser) -> list[EventRead]
 @router.get("/{ref}/duplicates", operation_id="incident_duplicates",
             summary="Open cases of the same category nearby, and cases already merged into this one")
 def duplicates(ref: str, session: SessionDep, user: CurrentUser) -> DuplicatesRead:
-    incident = load_incident(session, ref)
-    if not full_view(session, user, incident):
+    permissions.require(user, Action.incident_read)  # the de-personalised view has no duplicates
+    incident, full = visible_incident(session, user, ref)
+    if not full:
         raise Forbidden(f"role {user.role} may not read duplicates (reporters' texts) of incidents")
     return DuplicatesRead(possible=[summary(i) for i in incidents.find_duplicates(session, incident)],
                           merged=[summary(i) for i in incident.duplicates])
@@ -260,7 +262,8 @@ def mark_duplicate(
     ref: str, body: MarkDuplicate, response: Response, session: SessionDep, user: CurrentUser,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> IncidentRead:
-    incident = load_incident(session, ref)
+    workflow.require_move_role(user, "mark_duplicate")
+    incident, _ = visible_incident(session, user, ref)
     version = expected_version(if_match, body.version)
     try:
         original = incidents.get_or_raise(session, body.original)

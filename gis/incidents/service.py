@@ -12,6 +12,7 @@ years, so ``JS-2027-000124`` may follow ``JS-2026-000123``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from gis.models import (
     User,
 )
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
+from gis.models.limits import INT4_MAX
 from gis.people.permissions import Action, require
 from gis.settings import get_settings
 from gis.spatial.crs import InputDatum
@@ -192,14 +194,27 @@ def get(session: Session, incident_id: int) -> Incident | None:
 def get_or_raise(session: Session, ref: int | str) -> Incident:
     """The incident with internal id ``ref`` (int or digits) or public id ``ref`` (JS-2026-000123);
     NotFound otherwise."""
-    incident: Incident | None
-    if isinstance(ref, int) or str(ref).strip().isdigit():
-        incident = session.get(Incident, int(ref))
-    else:
-        incident = session.scalar(select(Incident).where(Incident.public_id == str(ref).strip().upper()))
+    incident = find(session, ref)
     if incident is None:
-        raise NotFound(f"no incident {ref!r}")
+        raise NotFound(f"no incident {str(ref).strip()}")
     return incident
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def find(session: Session, ref: int | str) -> Incident | None:
+    """The incident named by ``ref`` (see :func:`get_or_raise`), or None. Only ASCII digits make an id
+    (``str.isdigit`` also takes ``²`` and ``١٢``), and an id beyond the column's range names no case."""
+    if isinstance(ref, int):
+        return session.get(Incident, ref) if 1 <= ref <= INT4_MAX else None
+    text = str(ref).strip()
+    if _ASCII_DIGITS.fullmatch(text):
+        number = int(text)
+        return session.get(Incident, number) if 1 <= number <= INT4_MAX else None
+    if not text or "\x00" in text or len(text) > 64:
+        return None
+    return session.scalar(select(Incident).where(Incident.public_id == text.upper()))
 
 
 def find_duplicates(session: Session, incident: Incident, *, radius_m: float | None = None) -> list[Incident]:
