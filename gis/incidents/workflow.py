@@ -157,7 +157,8 @@ def transition(
     version (StaleVersion); it is not a merged duplicate (IsDuplicate); the move exists from its current status
     (TransitionNotAllowed); the move's own needs (InvalidInput): a reason in ``note``, an after-photo among
     ``photos`` when the category asks for one, ``data["team_id"]`` for dispatch (default: the responsible
-    team), ``data["deadline_at"]`` (aware datetime or ISO text) or ``data["hours"]`` (working hours added to the current deadline) for extend.
+    team), ``data["deadline_at"]`` (aware datetime or ISO text) or ``data["hours"]`` (working hours added to
+    the current deadline) for extend.
 
     ``photos`` are photos of this incident already stored (``gis.incidents.photos.store_photo``) that this step
     documents. Dispatch and reopening into in_progress start the clock: ``deadline_at`` = now + the
