@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile, status
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, Id, IncidentRef, SessionDep
 from api.routes.incident_views import body_error, max_photo_bytes, photo_read, visible_incident
 from api.schemas.incidents import MAX_PHOTOS, Datum, ImportReport, PhotoRead, RefusedRow
 from gis.errors import Forbidden, InvalidInput, NotFound
@@ -31,7 +31,7 @@ MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 # -- photos ---------------------------------------------------------------------------------------------------
 @router.get("/{ref}/photos", operation_id="list_incident_photos", summary="Photos of a case")
-def list_photos(ref: str, session: SessionDep, user: CurrentUser) -> list[PhotoRead]:
+def list_photos(ref: IncidentRef, session: SessionDep, user: CurrentUser) -> list[PhotoRead]:
     incident, full = visible_incident(session, user, ref)
     if not full:
         return []
@@ -75,7 +75,7 @@ async def photo_upload(request: Request) -> PhotoUpload:
                                   "items": {"type": "string", "format": "binary"}}}}}}}},
 )
 def add_photos(
-    ref: str, request: Request, session: SessionDep, user: CurrentUser,
+    ref: IncidentRef, request: Request, session: SessionDep, user: CurrentUser,
     upload: Annotated[PhotoUpload, Depends(photo_upload)],
 ) -> list[PhotoRead]:
     permissions.require(user, Action.incident_handle if upload.kind == "after" else Action.incident_create)
@@ -92,7 +92,7 @@ def add_photos(
 
 @router.get("/{ref}/photos/{photo_id}", operation_id="get_incident_photo", summary="The photo's bytes",
             response_class=Response, responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
-def get_photo(ref: str, photo_id: int, request: Request, session: SessionDep, user: CurrentUser) -> Response:
+def get_photo(ref: IncidentRef, photo_id: Id, request: Request, session: SessionDep, user: CurrentUser) -> Response:
     permissions.require(user, Action.incident_read)  # the de-personalised view has no photos
     incident, full = visible_incident(session, user, ref)
     if not full:

@@ -311,7 +311,12 @@ def test_a_read_with_the_current_etag_is_not_modified(client, as_user) -> None:
     assert response.status_code == 304
 
 
-@pytest.mark.parametrize("ref", ["999999", "JS-2026-999999", "nonsense"])
+def test_a_ref_that_is_neither_an_id_nor_a_public_id_is_422_naming_it(client, as_user) -> None:
+    response = client.get(f"{URL}/nonsense", headers=as_user("supervisor"))
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["path", "ref"]
+
+
+@pytest.mark.parametrize("ref", ["999999", "JS-2026-999999", "2147483648"])
 def test_unknown_ids_are_404(client, as_user, ref) -> None:
     assert client.get(f"{URL}/{ref}", headers=as_user("supervisor")).status_code == 404
     response = client.post(f"{URL}/{ref}/transitions", json={"to": "register", "version": 1},
