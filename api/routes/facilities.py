@@ -17,7 +17,7 @@ from shapely.geometry import mapping, shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from api.deps import CurrentUser, Id, IdQuery, SessionDep, forbid_extra_query, require
+from api.deps import CurrentUser, Id, IdQuery, PageDep, SessionDep, forbid_extra_query, require
 from api.schemas.common import Moment
 from api.schemas.facilities import (
     BookingCreate,
@@ -38,7 +38,7 @@ from gis.errors import InvalidInput, NotFound
 from gis.facilities import bookings
 from gis.facilities import service as facilities
 from gis.facilities.service import FacilitySpec, UnitSpec
-from gis.models import Booking, BookingStatus, Facility, Role, Unit, User
+from gis.models import Booking, BookingStatus, Facility, Role, Unit, UnitPairing, User
 from gis.people.permissions import Action
 
 router = APIRouter(prefix="/api/v1", tags=["facilities"], dependencies=[Depends(forbid_extra_query)])
@@ -102,13 +102,14 @@ def _load_unit(session: Session, unit_id: int) -> Unit:
 # -- units and pairings ------------------------------------------------------------------------------
 
 @router.get("/units", operation_id="list_units", summary="Units that share facilities, with their pairings")
-def list_units(session: SessionDep, user: Reader,
-               community_code: Annotated[str | None, Query(description="only units paired with it")] = None,
+def list_units(session: SessionDep, user: Reader, page: PageDep,
+               community_code: Annotated[str | None, Query(max_length=12, description="only units paired with it")]
+               = None,
                ) -> list[UnitRead]:
-    units = session.scalars(select(Unit).options(selectinload(Unit.pairings)).order_by(Unit.name)).all()
+    stmt = select(Unit).options(selectinload(Unit.pairings)).order_by(Unit.name, Unit.id)
     if community_code:
-        units = [u for u in units if any(p.community_code == community_code for p in u.pairings)]
-    return [unit_read(u) for u in units]
+        stmt = stmt.where(Unit.pairings.any(UnitPairing.community_code == community_code))
+    return [unit_read(u) for u in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
 @router.post("/units", operation_id="create_unit", status_code=status.HTTP_201_CREATED,
@@ -152,12 +153,14 @@ def unpair(session: SessionDep, user: CurrentUser, unit_id: Id, community_code: 
 def list_facilities(
     session: SessionDep,
     user: Reader,
+    page: PageDep,
     community_code: Annotated[str | None, Query(description="facilities inside this community")] = None,
     type: Annotated[str | None, Query(description="meeting_room, parking_lot, …")] = None,
     unit_id: IdQuery = None,
     include_inactive: bool = False,
 ) -> list[FacilityRead]:
-    stmt = select(Facility).options(selectinload(Facility.unit)).order_by(Facility.community_code, Facility.name)
+    stmt = select(Facility).options(selectinload(Facility.unit)).order_by(Facility.community_code, Facility.name,
+                                                                          Facility.id)
     if community_code:
         stmt = stmt.where(Facility.community_code == community_code)
     if type:
@@ -166,7 +169,7 @@ def list_facilities(
         stmt = stmt.where(Facility.unit_id == unit_id)
     if not include_inactive:
         stmt = stmt.where(Facility.is_active)
-    return [facility_read(f) for f in session.scalars(stmt)]
+    return [facility_read(f) for f in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
 @router.post("/units/{unit_id}/facilities", operation_id="create_facility", status_code=status.HTTP_201_CREATED,
@@ -232,19 +235,20 @@ def book(session: SessionDep, user: CurrentUser, facility_id: Id, body: BookingC
 
 @router.get("/facilities/{facility_id}/bookings", operation_id="list_facility_bookings",
             summary="Bookings of a facility (its unit's managers, admin)")
-def facility_bookings(session: SessionDep, user: CurrentUser, facility_id: Id,
+def facility_bookings(session: SessionDep, user: CurrentUser, facility_id: Id, page: PageDep,
                       include_cancelled: bool = False) -> list[BookingRead]:
     facility = facilities.get_facility_or_raise(session, facility_id)
     facilities.require_manages(session, user, facility.unit_id)
     stmt = select(Booking).where(Booking.facility_id == facility.id).order_by(Booking.starts_at, Booking.id)
     if not include_cancelled:
         stmt = stmt.where(Booking.status == BookingStatus.active.value)
-    return [booking_read(b) for b in session.scalars(stmt)]
+    return [booking_read(b) for b in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
 @router.get("/bookings", operation_id="list_my_bookings",
             summary="Bookings the caller answers for: their community's (staff) or their units' (managers)")
-def my_bookings(session: SessionDep, user: CurrentUser, include_cancelled: bool = False) -> list[BookingRead]:
+def my_bookings(session: SessionDep, user: CurrentUser, page: PageDep,
+                include_cancelled: bool = False) -> list[BookingRead]:
     stmt = select(Booking).order_by(Booking.starts_at, Booking.id)
     if user.role == Role.community_staff.value:
         stmt = stmt.where(Booking.community_code == user.community_code)
@@ -255,7 +259,7 @@ def my_bookings(session: SessionDep, user: CurrentUser, include_cancelled: bool 
         stmt = stmt.where(Booking.booked_by == user.id)
     if not include_cancelled:
         stmt = stmt.where(Booking.status == BookingStatus.active.value)
-    return [booking_read(b) for b in session.scalars(stmt)]
+    return [booking_read(b) for b in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
 @router.post("/bookings/{booking_id}/cancel", operation_id="cancel_booking",

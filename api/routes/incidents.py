@@ -226,10 +226,10 @@ def _own_photos(session: Session, incident: Incident, ids: Sequence[int]) -> lis
 
 
 @router.get("/{ref}/history", operation_id="incident_history", summary="Every step of a case, oldest first")
-def history(ref: IncidentRef, session: SessionDep, user: CurrentUser) -> list[EventRead]:
+def history(ref: IncidentRef, session: SessionDep, user: CurrentUser, page: PageDep) -> list[EventRead]:
     incident, full = visible_incident(session, user, ref)
     events = session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
-                             .order_by(IncidentEvent.id)).all()
+                             .order_by(IncidentEvent.id).limit(page.limit).offset(page.offset)).all()
     photo_ids: dict[int, list[int]] = {}
     for photo in incident.photos:
         if photo.event_id is not None:

@@ -10,9 +10,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from gis.facilities import service as facilities
+from gis.facilities.service import UnitSpec
 from gis.incidents import service as incidents
+from gis.incidents import workflow
 from gis.incidents.service import MAX_DUPLICATES
 from gis.models import Incident, User
+from tests.facility_world import facility_spec
 from tests.gis.conftest import INSIDE_A, StreetWorld, street_world
 
 __all__ = ["street_world"]
@@ -61,3 +65,30 @@ def test_service_find_duplicates_takes_at_most_its_limit(db: Session, street_wor
     first, *_ = crowd(db, street_world, 15)
     assert len(incidents.find_duplicates(db, first, radius_m=50)) == MAX_DUPLICATES
     assert len(incidents.find_duplicates(db, first, radius_m=50, limit=3)) == 3
+
+
+def test_a_history_comes_in_pages(client: TestClient, db: Session, street_world: StreetWorld,
+                                  auth_headers: Callable[[User], dict[str, str]]) -> None:
+    case = crowd(db, street_world, 1)[0]
+    for to in ("register", "dispatch"):
+        workflow.transition(db, incident=case, to=to, actor=street_world.supervisor, expected_version=case.version)
+    db.flush()
+    headers = auth_headers(street_world.supervisor)
+    whole = client.get(f"{URL}/{case.id}/history", headers=headers).json()
+    assert [e["action"] for e in whole] == ["report", "register", "dispatch"]
+    page = client.get(f"{URL}/{case.id}/history", params={"limit": 1, "offset": 1}, headers=headers).json()
+    assert [e["action"] for e in page] == ["register"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/units", "/api/v1/facilities"])
+def test_facility_lists_come_in_pages(client: TestClient, db: Session, street_world: StreetWorld,
+                                      auth_headers: Callable[[User], dict[str, str]], path: str) -> None:
+    for name in ("州政府机关", "州法院"):
+        unit = facilities.create_unit(db, UnitSpec(name=name, kind="government"))
+        facilities.create_facility(db, unit=unit, spec=facility_spec(name=f"{name}会议室", at=INSIDE_A))
+    db.flush()
+    headers = auth_headers(street_world.admin)
+    assert len(client.get(path, headers=headers).json()) == 2
+    first = client.get(path, params={"limit": 1}, headers=headers).json()
+    second = client.get(path, params={"limit": 1, "offset": 1}, headers=headers).json()
+    assert len(first) == len(second) == 1 and first != second
