@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # How `wangge serve` treats slow and silent clients (api.server); behind nginx, the proxy's own come first.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                    description="Seconds a client has to send a request's headers.")
+    body_timeout_s: float = Field(default=30.0, gt=0, le=600,
+                                  description="Longest pause, in seconds, while a request's body is coming.")
+    keepalive_timeout_s: int = Field(default=5, ge=1, le=300, description="Idle seconds before a kept-alive "
+                                     "connection is closed.")
+    max_connections: int = Field(default=1000, ge=10, le=100_000,
+                                 description="Open connections and requests per process; beyond, 503 at once.")
 
     @field_validator("metric_crs")
     @classmethod
