@@ -11,6 +11,7 @@ years, so ``JS-2027-000124`` may follow ``JS-2026-000123``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -91,6 +92,22 @@ class Created:
     replayed: bool = False  # True: the Idempotency-Key was seen before; ``incident`` is the first result
 
 
+class IdempotencyKeyReused(InvalidInput):
+    """An Idempotency-Key sent again with a different request (422)."""
+
+
+def request_fingerprint(*, photos: Sequence[bytes] = (), **fields: object) -> str:
+    """SHA-256 of a create's fields and photos as sent, to tell a retry from another request under one key."""
+    digest = hashlib.sha256()
+    for name in sorted(fields):
+        value = fields[name]
+        text = value.isoformat() if isinstance(value, datetime) else repr(value)  # repr: 1 and "1" differ
+        digest.update(f"{name}={text}\n".encode("utf-8", "surrogatepass"))
+    for photo in photos:
+        digest.update(hashlib.sha256(photo).digest())
+    return digest.hexdigest()
+
+
 def create(
     session: Session,
     *,
@@ -116,9 +133,10 @@ def create(
     Without ``lon``/``lat`` the position comes from the first photo with EXIF GPS (WGS84). ``photos`` are
     raw bytes of 'before' photos (at most six), stored under ``photo_dir`` (default: settings.photo_dir).
     With ``idempotency_key`` and a ``reporter``, a repeated call returns the first result (``replayed``)
-    and creates nothing; concurrent repeats wait for each other. ``duplicates`` lists open cases of the
-    same category within ``duplicate_radius_m`` metres, nearest first: the caller may merge them
-    (:func:`mark_duplicate`). A point within ``edge_tolerance_m`` metres of a community counts as in it.
+    and creates nothing; concurrent repeats wait for each other. The same key with a different request (any
+    field or photo) raises IdempotencyKeyReused: a client reusing a key by mistake must not get another case.
+    ``duplicates`` lists the nearest open cases of the same category within ``duplicate_radius_m`` metres
+    (:data:`MAX_DUPLICATES` at most), nearest first: the caller may merge them (:func:`mark_duplicate`). A point within ``edge_tolerance_m`` metres of a community counts as in it.
     Raises InvalidInput naming the field for any bad input; nothing is written.
     """
     now = now or datetime.now(UTC)
@@ -131,7 +149,13 @@ def create(
         # Two requests with one key: the second waits here until the first commits, then finds its row.
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{reporter.id}:{key}", 0))))
         seen = session.get(IdempotencyKey, (reporter.id, key))
+        fingerprint = request_fingerprint(category_code=category_code, lon=lon, lat=lat, datum=datum,
+                                          description=description, address=address, source=source,
+                                          reported_at=reported_at, photos=photos)
         if seen is not None:
+            if seen.fingerprint is not None and seen.fingerprint != fingerprint:
+                raise IdempotencyKeyReused(
+                    "Idempotency-Key: already used for a different request; send a new key for a new report")
             first = get_or_raise(session, seen.incident_id)
             return Created(first, find_duplicates(session, first, radius_m=duplicate_radius_m), replayed=True)
 
@@ -170,7 +194,7 @@ def create(
     session.add_all([incident, event])
     session.flush()
     if idempotency_key is not None and reporter is not None:
-        session.add(IdempotencyKey(user_id=reporter.id, key=key, incident_id=incident_id))
+        session.add(IdempotencyKey(user_id=reporter.id, key=key, incident_id=incident_id, fingerprint=fingerprint))
     for photo in checked:
         store_photo(session, incident=incident, photo=photo, photo_dir=photo_dir or _default_photo_dir(),
                     kind=PhotoKind.before, uploader=reporter, event=event)

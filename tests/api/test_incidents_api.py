@@ -152,6 +152,20 @@ def test_possible_duplicates_come_back_with_the_new_report(client, as_user) -> N
     assert other_category["possible_duplicates"] == []
 
 
+@pytest.mark.parametrize("change", [{"description": "另一处"}, {"lon": INSIDE_A[0] + 0.001}, {"category_code": "06010"},
+                                    {"source": "resident"}])
+def test_an_idempotency_key_reused_with_a_different_body_is_422_and_writes_nothing(client, as_user, db,
+                                                                                   change) -> None:
+    headers = {**as_user("grid_worker"), "Idempotency-Key": "phone-42-report-8"}
+    payload = {"category_code": "09006", "lon": INSIDE_A[0], "lat": INSIDE_A[1], "description": "占道"}
+    assert client.post(URL, json=payload, headers=headers).status_code == 201
+    before = counts(db)
+    response = client.post(URL, json={**payload, **change}, headers=headers)
+    assert response.status_code == 422 and "Idempotency-Key" in response.json()["detail"], response.text
+    assert counts(db) == before
+    assert client.post(URL, json=payload, headers=headers).json()["replayed"] is True
+
+
 def test_a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing_more(client, as_user, db) -> None:
     headers = {**as_user("grid_worker"), "Idempotency-Key": "phone-42-report-7"}
     payload = {"category_code": "09006", "lon": INSIDE_A[0], "lat": INSIDE_A[1]}
