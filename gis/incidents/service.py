@@ -136,7 +136,8 @@ def create(
     and creates nothing; concurrent repeats wait for each other. The same key with a different request (any
     field or photo) raises IdempotencyKeyReused: a client reusing a key by mistake must not get another case.
     ``duplicates`` lists the nearest open cases of the same category within ``duplicate_radius_m`` metres
-    (:data:`MAX_DUPLICATES` at most), nearest first: the caller may merge them (:func:`mark_duplicate`). A point within ``edge_tolerance_m`` metres of a community counts as in it.
+    (:data:`MAX_DUPLICATES` at most), nearest first: the caller may merge them (:func:`mark_duplicate`).
+    A point within ``edge_tolerance_m`` metres of a community counts as in it.
     Raises InvalidInput naming the field for any bad input; nothing is written.
     """
     now = now or datetime.now(UTC)
