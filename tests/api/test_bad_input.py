@@ -8,6 +8,7 @@ after. The CLI's import has its own cases at the end.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +30,13 @@ from tests.gis.conftest import COMMUNITY_A, INSIDE_A, StreetWorld, street_world
 
 __all__ = ["street_world"]
 
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((64, 64), 40).convert("RGB").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+PNG = _png()
 BIG = 2**31  # one past the largest integer id
 HUGE = 2**63  # one past the largest bigint
 URL = "/api/v1/incidents"
@@ -194,6 +203,13 @@ CASES: dict[str, Bad] = {
     "an Open311 body that is not UTF-8": Bad("POST", "/open311/v2/requests.json", (400, 422), "body",
                                              content=b'{"service_code": "\xff"}', who="grid_worker_key",
                                              headers={"content-type": "application/json"}),
+    # -- photos
+    "a photo that is no image": Bad("POST", f"{URL}/{{incident}}/photos", 422, "photos[0]",
+                                    files={"photos": ("a.jpg", b"GIF89a not really", "image/jpeg")}),
+    "a photo cut short": Bad("POST", f"{URL}/{{incident}}/photos", 422, "truncated",
+                             files={"photos": ("a.png", PNG[: len(PNG) // 2], "image/png")}),
+    "a photo of an unknown kind": Bad("POST", f"{URL}/{{incident}}/photos", 422, "kind", data={"kind": "during"},
+                                      files={"photos": ("a.png", PNG, "image/png")}),
     # -- the bulk import
     "an import row with a NUL": Bad("POST", f"{URL}/import", 422, "description",
                                     files={"file": ("a.csv", f"lon,lat,category,description\n{INSIDE_A[0]},"
@@ -257,7 +273,7 @@ def test_bad_input_is_a_clear_4xx_and_writes_nothing(
     expected = case.status if isinstance(case.status, tuple) else (case.status,)
     assert response.status_code in expected, f"{name}: {response.status_code} {response.text[:500]}"
     assert case.says.lower() in response.text.lower(), f"{name}: {response.text[:500]}"
-    assert "Traceback" not in response.text and "<class '" not in response.text
+    assert "Traceback" not in response.text and "<class '" not in response.text and " object at 0x" not in response.text
     db.expire_all()
     assert counts(db) == before, name
 
