@@ -36,7 +36,7 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, declared_query_names, get_layers
+from api.deps import MAX_OFFSET, CurrentUser, SessionDep, SettingsDep, declared_query_names, get_layers
 from gis.errors import InvalidInput, NotFound, WanggeError
 from gis.layers import BBox, Layer, check_bbox
 from gis.timespan import Timespan, parse_timespan
@@ -199,6 +199,8 @@ def parse_offset(raw: str | None) -> int:
         return 0
     if not re.fullmatch(r"\d+", raw.strip()):
         raise BadParameter(f"offset={raw!r}: give a whole number ≥ 0")
+    if int(raw) > MAX_OFFSET:  # beyond a bigint it would fail in PostgreSQL; deep pages cost what they skip
+        raise BadParameter(f"offset={raw!r}: at most {MAX_OFFSET:,}; narrow the bbox or datetime instead")
     return int(raw)
 
 

@@ -32,6 +32,13 @@ def full_view(session: Session, user: User, incident: Incident) -> bool:
     return False
 
 
+def require_incident_reader(user: User) -> None:
+    """Forbidden unless ``user``'s role reads incidents in some view (whole or de-personalised): a check of
+    who is asking, made before any case is looked up, so that its answer tells nothing about a case."""
+    if not (permissions.can(user, Action.incident_read) or permissions.can(user, Action.export_read)):
+        permissions.require(user, Action.incident_read)  # raises, naming the role and the action
+
+
 def list_scope(session: Session, user: User) -> tuple[IncidentFilter, bool]:
     """The part of every list filter that the caller's role imposes, and whether they get the full view."""
     if permissions.can(user, Action.incident_read):
