@@ -175,6 +175,11 @@ class Incident(Base):
         Index("ix_incident_reported_at_id", "reported_at", "id"),
         Index("ix_incident_updated_at_id", "updated_at", "id"),
         Index("ix_incident_duplicate_of", "duplicate_of", postgresql_where="duplicate_of IS NOT NULL"),
+        # Density tiles count per area, category and time window, open and overdue: index-only (migration 0011).
+        Index("ix_incident_cell_density", "cell_code", "category_code", "reported_at",
+              postgresql_include=["status", "deadline_at"]),
+        Index("ix_incident_community_density", "community_code", "category_code", "reported_at",
+              postgresql_include=["status", "deadline_at"]),
         # Overdue and escalation scans look only at cases whose clock is running.
         Index(
             "ix_incident_open_deadline",
