@@ -22,14 +22,19 @@ URL = f"/tiles/incident_density/{TILE.z}/{TILE.x}/{TILE.y}.mvt"
 POINTS = f"/tiles/incidents/{TILE.z}/{TILE.x}/{TILE.y}.mvt"
 
 
-@pytest.fixture
-def world(db: Session) -> Session:
+def add_tile_world(db: Session) -> Session:
+    """The test world's cells with one case in the first and two (of two categories) in the second."""
     add_world(db)
     load_categories(db)
     add_incident(db, WORLD_CELLS[0], 109.7004)
     add_incident(db, WORLD_CELLS[1], 109.7015, category="01001")
     add_incident(db, WORLD_CELLS[1], 109.7016)
     return db
+
+
+@pytest.fixture
+def world(db: Session) -> Session:
+    return add_tile_world(db)
 
 
 def _counts(client: TestClient, url: str, headers: Headers, tmp_path: Path, layer: str = "incident_density",
