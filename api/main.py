@@ -11,6 +11,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from api.errors import install_error_handlers
 from api.routes import auth, categories, exports, facilities, incident_create, incidents, layers, ogc, open311, pages
+from api.routes.basemap import router as basemap_router
 from api.routes.command_map import router as command_map_router
 from api.routes.tiles import router as tiles_router
 from gis.cluster import resolve_database_url
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(tiles_router)
     app.include_router(command_map_router)
+    app.include_router(basemap_router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
     def health() -> dict[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,15 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # -- base maps (maps.basemaps): none by default, for isolated networks
+    basemap: Literal["none", "osm", "tianditu_vector", "tianditu_imagery", "amap", "mbtiles"] = Field(
+        default="none",
+        description="Base map under the pages: none (city outline, compounds and boundaries only), osm, "
+                    "tianditu_vector / tianditu_imagery (with labels; needs tianditu_key), amap (GCJ-02: overlays "
+                    "are shifted to it), mbtiles (a local file served by Wangge at /basemap/…).",
+    )
+    tianditu_key: SecretStr | None = Field(default=None, description="天地图 browser key, for the tianditu base maps.")
+    basemap_mbtiles: Path | None = Field(default=None, description="A raster MBTiles file, for basemap=mbtiles.")
 
     @field_validator("metric_crs")
     @classmethod

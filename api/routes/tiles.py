@@ -29,7 +29,7 @@ from gis.errors import InvalidInput, NotFound
 from gis.incidents.query import IncidentFilter
 from gis.incidents.visibility import list_scope
 from gis.layers import Layer
-from gis.layers.tiles import MAX_ZOOM, Tile, render_tile
+from gis.layers.tiles import MAX_ZOOM, Datum, Tile, render_tile
 from gis.models import User
 
 router = APIRouter(prefix="/tiles", tags=["tiles"], dependencies=[Depends(forbid_extra_query)])
@@ -39,7 +39,7 @@ CACHE = "private, max-age=60"
 VARY = "Authorization, X-API-Key"
 MIN_RADIUS_M, MAX_RADIUS_M = 50.0, 3000.0
 # Query parameters that are not the layer's filters: they never change what a tile holds.
-_NOT_FILTERS = {"api_key"}
+_NOT_FILTERS = {"api_key", "datum"}
 
 Radius = Annotated[float | None, Query(ge=MIN_RADIUS_M, le=MAX_RADIUS_M,
                                        description="Walking radius in metres (facility_sharing only)")]
@@ -100,10 +100,11 @@ def get_tile(
     layers: LayersDep,
     filters: FilterDep,
     radius_m: Radius = None,
+    datum: Annotated[Datum, Query(description="wgs84, or gcj02 for a map on AMap tiles")] = "wgs84",
 ) -> Response:
     tile = Tile(z, x, y)  # InvalidInput (422) for x or y outside the zoom's grid
     layer = configured_layer(session, user, _layer(layers, layer_id), filters, radius_m, _filter_names(request))
-    body = b"" if z < layer.tile_min_zoom else render_tile(session, layer, tile)
+    body = b"" if z < layer.tile_min_zoom else render_tile(session, layer, tile, datum)
     tag = _etag(body)
     headers = {"ETag": tag, "Cache-Control": CACHE, "Vary": VARY}
     if tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:

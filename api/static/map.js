@@ -125,6 +125,11 @@
       this.setAttribute("aria-expanded", String(open));
     });
     // Folium gives the zoom limits to tile layers, and this map has none: markercluster needs the map's own.
+    if ((this.config.basemap || {}).datum === "gcj02") {
+      // AMap's tiles are GCJ-02: project every WGS84 overlay through it (set before any layer is added).
+      this.map.options.crs = WanggeDatum.crs();
+      this.map._resetView(this.map.getCenter(), this.map.getZoom(), true);
+    }
     this.map.setMinZoom(this.config.min_zoom);
     this.map.setMaxZoom(this.config.max_zoom);
     if (this.state.view) this.map.setView([this.state.view.lat, this.state.view.lon], this.state.view.z);
@@ -279,6 +284,7 @@
   App.prototype.tileUrl = function (id, extra) {
     var params = this.layerInfo[id] && this.layerInfo[id].counts_incidents ? this.filterParams() : new URLSearchParams();
     if (extra) Object.keys(extra).forEach(function (k) { if (extra[k]) params.set(k, extra[k]); });
+    if ((this.config.basemap || {}).datum === "gcj02") params.set("datum", "gcj02");
     var q = params.toString();
     return this.config.tiles + "/" + id + "/{z}/{x}/{y}.mvt" + (q ? "?" + q : "");
   };
@@ -359,7 +365,21 @@
   };
 
   App.prototype.baseLayers = function () {
-    var b = this.config.basemap || { kind: "none" }, out = {};
+    var b = this.config.basemap || { kind: "none" }, out = {}, self = this;
+    if (b.kind === "none") {
+      // No outside tiles: the city's own areas, filled light, are the base (its own pane, under every overlay).
+      var pane = this.map.createPane("cm-base");
+      pane.style.zIndex = 150;
+      var light = L.layerGroup((b.light_layers || []).filter(function (id) { return self.layerInfo[id]; }).map(function (id) {
+        var st = self.layerInfo[id].style;
+        return self.vectorLayer(id, function () {
+          return { fill: true, fillColor: id === "compounds" ? "#efe6d2" : "#fbfbf7", fillOpacity: 1, color: st.color,
+                   weight: id === "subdistricts" ? 2 : 0.6, opacity: 0.5 };
+        }, { interactive: false, pane: "cm-base" });
+      }));
+      out["行政区划底图"] = light.addTo(this.map);
+      return out;
+    }
     if (b.kind !== "none" && b.url) {
       out[b.title || "底图"] = L.tileLayer(b.url, { attribution: b.attribution || "", maxZoom: b.max_zoom || 18,
                                                     subdomains: b.subdomains || "abc" }).addTo(this.map);

@@ -3,18 +3,25 @@ the database's counts, a filter change that redraws, screenshots at phone and de
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize
+from shapely.geometry import Point
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.main import create_app
+from gis.settings import Settings
+from gis.spatial.crs import to_metric, wgs84_to_gcj02
 from maps.classes import classify
 from tests.browser.conftest import CELL_SPANS, CHROMIUM_ARGS  # noqa: F401  (the world the server holds)
 from tests.factories import WORLD_CELLS, add_user
+from tests.live import serve
 
 pytestmark = pytest.mark.browser
 
@@ -138,3 +145,52 @@ def test_screenshots_of_every_layer(browser: Browser, server: str, chief: str, n
                 page.locator("#cm-legend-sharing").wait_for()
                 assert page.locator("#cm-legend .cm-legend-section h3").count() >= 3
     assert not errors and not outside
+
+
+@pytest.fixture(scope="module")
+def amap_server(browser_database: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = browser_database.url.render_as_string(hide_password=False)
+    settings = Settings(database_url=url, state_dir=tmp_path_factory.mktemp("amap"), basemap="amap")
+    with serve(create_app(settings, database_url=url)) as base:
+        yield base
+
+
+def test_amap_mode_moves_every_overlay_by_the_projects_gcj02_conversion(
+    browser: Browser, amap_server: str, chief: str,
+) -> None:
+    errors: list[str] = []
+    context = browser.new_context(viewport=DESK, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    asked: list[str] = []
+    # No request leaves localhost: AMap's tiles are refused (and recorded), the overlays still draw.
+    page.route(lambda url: not url.startswith(amap_server), lambda route: (asked.append(route.request.url),
+                                                                              route.abort()))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{amap_server}/map?{VIEW}&window=30d")
+    page.locator("#cm-login-form input[name=username]").fill(CHIEF[0])
+    page.locator("#cm-login-form input[name=password]").fill(CHIEF[1])
+    page.locator("#cm-login-form button[type=submit]").click()
+    page.locator("#cm-legend-density .cm-class").first.wait_for()
+    assert any("autonavi" in url for url in asked)
+    for lon, lat in [(109.7015, 28.2506), (116.397, 39.908), (87.6, 43.8)]:
+        gx, gy = wgs84_to_gcj02(lon, lat)
+        js = page.evaluate(f"() => WanggeDatum.toGcj({lon}, {lat})")
+        metric = to_metric(gpd.GeoSeries([Point(*js), Point(gx, gy)], crs=4326))
+        assert metric.iloc[0].distance(metric.iloc[1]) < 1.0
+    # An incident marker (WGS84) is drawn at the GCJ-02 point's place on the Web Mercator grid of AMap's tiles.
+    page.wait_for_function("() => wanggeMapApp.overlays.incident_points.getLayers().length > 0")
+    lon, lat, dx, dy = page.evaluate(
+        "() => { const m = wanggeMapApp.overlays.incident_points.getLayers()[0], map = wanggeMapApp.map;"
+        " const ll = m.getLatLng(), z = map.getZoom(); const drawn = map.project(ll, z);"
+        " return [ll.lng, ll.lat, drawn.x, drawn.y]; }")
+    gx, gy = wgs84_to_gcj02(lon, lat)
+    ex, ey = page.evaluate(
+        f"() => {{ const p = L.CRS.EPSG3857.latLngToPoint(L.latLng({gy}, {gx}), 17); return [p.x, p.y]; }}")
+    metres_per_px = 156543.03392 * math.cos(math.radians(lat)) / 2**17
+    assert math.hypot(dx - ex, dy - ey) * metres_per_px < 1.0
+    tiles = [r for r in page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
+             if "/tiles/incident_density/" in r]
+    assert tiles and all("datum=gcj02" in t for t in tiles)
+    assert not errors
+    context.close()

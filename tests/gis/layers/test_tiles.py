@@ -127,3 +127,20 @@ def test_every_layer_of_the_registry_makes_a_tile_gdal_reads(db: Session, tmp_pa
         columns = set(frame.columns) - {"geometry", "mvt_id"}  # GDAL adds mvt_id; MVT leaves out nulls
         assert layer.key.name in columns and columns <= {f.name for f in layer.fields}, layer.id
         assert math.isfinite(frame.total_bounds[0])
+
+
+def test_a_gcj02_tile_places_each_cell_by_the_projects_conversion_within_a_metre(
+    world: Session, tmp_path: Path,
+) -> None:
+    from gis.spatial.crs import to_metric, wgs84_to_gcj02
+
+    cell = to_shape(world.scalars(select(GridCell.geom).where(GridCell.code == WORLD_CELLS[1])).one())
+    gx, gy = wgs84_to_gcj02(cell.centroid.x, cell.centroid.y)
+    tile = tile_for(float(gx), float(gy), 17)  # the GCJ-02 map's tile that shows the cell
+    frame = read_tile(tmp_path, render_tile(world, IncidentDensityLayer(), tile, "gcj02"), tile, "incident_density")
+    drawn = frame.set_index("code").loc[WORLD_CELLS[1], "geometry"]
+    assert drawn.area == pytest.approx(cell.area, rel=0.02)  # whole, moved, not clipped away
+    moved = to_metric(shapely.Point(drawn.centroid.x, drawn.centroid.y)).distance(to_metric(shapely.Point(gx, gy)))
+    assert moved < 1.0
+    plain = to_metric(shapely.Point(drawn.centroid.x, drawn.centroid.y)).distance(to_metric(cell.centroid))
+    assert plain > 100  # the GCJ-02 offset itself: hundreds of metres in Jishou
