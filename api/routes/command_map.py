@@ -8,26 +8,33 @@ legend from this answer and colours each tile's features by it, so the legend an
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from api.deps import BBoxDep, CurrentUser, LayersDep, SessionDep, SettingsDep, forbid_extra_query
 from api.routes.incidents import FilterDep
-from api.routes.pages import JISHOU_CENTER, STATIC_URL
+from api.routes.pages import JISHOU_CENTER, STATIC_DIR, STATIC_URL
 from api.routes.tiles import Radius, configured_layer
 from gis.errors import InvalidInput, NotFound, SetupError
+from gis.incidents.query import IncidentFilter
+from gis.incidents.visibility import list_scope
 from gis.layers.tiles import MAX_ZOOM
-from gis.models import AdminArea, AdminLevel
+from gis.models import AdminArea, AdminLevel, User
 from gis.settings import Settings
 from maps.assets import render
 from maps.basemaps import basemap_for
 from maps.classes import MAX_CLASSES, Scheme, classify
 from maps.command import build_command_map
+from maps.takeaway import TakeawayMap, picture, plan_for, standalone_html
 
 router = APIRouter(tags=["map"])
 # Features classified at most: a view at the cells' first zoom on a big screen holds a few thousand cells.
@@ -107,3 +114,51 @@ def map_classes(
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     return {"layer": layer.id, "field": name, "level": level, "features": len(values), "k": k, **classes.as_json()}
+
+
+# -- maps to take away --------------------------------------------------------------------------------------------
+def _takeaway(
+    session: Session, user: User, layers: dict[str, Any], kind: str, filters: IncidentFilter, area: str | None,
+    level: str | None, field: str | None, scheme: Scheme, k: int, breaks: str | None, radius_m: float | None,
+) -> TakeawayMap:
+    scoped: IncidentFilter | None = None
+    if kind == "density":
+        scope, _ = list_scope(session, user)  # rights first: a role that reads no incident learns nothing more
+        scoped = replace(filters, bbox=None).limited_by(scope)
+    return plan_for(session, layers, kind, filters=scoped, area=area, level=level, field=field, scheme=scheme, k=k,
+                    breaks=tuple(_breaks(breaks)), radius_m=radius_m)
+
+
+Kind = Annotated[str, FastPath(description="density or sharing")]
+AreaQ = Annotated[str | None, Query(max_length=12, description="A subdistrict or community code")]
+LevelQ = Annotated[str | None, Query(description="cell, community or subdistrict (density)")]
+
+
+@router.get("/api/v1/map/{kind}.html", operation_id="map_file", dependencies=[Depends(forbid_extra_query)],
+            response_class=HTMLResponse, summary="A self-contained HTML map (Leaflet and data inlined, opens offline)")
+def map_file(
+    session: SessionDep, user: CurrentUser, layers: LayersDep, kind: Kind, filters: FilterDep, area: AreaQ = None,
+    level: LevelQ = None, field: Annotated[str | None, Query()] = None,
+    scheme: Annotated[Scheme, Query()] = Scheme.quantiles, k: Annotated[int, Query(ge=1, le=MAX_CLASSES)] = 5,
+    breaks: Annotated[str | None, Query()] = None, radius_m: Radius = None,
+) -> HTMLResponse:
+    plan = _takeaway(session, user, layers, kind, filters, area, level, field, scheme, k, breaks, radius_m)
+    html = standalone_html(plan, STATIC_DIR)
+    return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="wangge-{kind}.html"',
+                                       "Cache-Control": "private, no-store"})
+
+
+@router.get("/api/v1/map/{kind}.png", operation_id="map_picture", dependencies=[Depends(forbid_extra_query)],
+            response_class=Response, responses={200: {"content": {"image/png": {}}}},
+            summary="A PNG picture of the map for a report: title, legend, scale bar, north arrow")
+def map_picture(
+    session: SessionDep, user: CurrentUser, layers: LayersDep, settings: SettingsDep, kind: Kind,
+    filters: FilterDep, area: AreaQ = None, level: LevelQ = None, field: Annotated[str | None, Query()] = None,
+    scheme: Annotated[Scheme, Query()] = Scheme.quantiles, k: Annotated[int, Query(ge=1, le=MAX_CLASSES)] = 5,
+    breaks: Annotated[str | None, Query()] = None, radius_m: Radius = None,
+) -> Response:
+    plan = _takeaway(session, user, layers, kind, filters, area, level, field, scheme, k, breaks, radius_m)
+    with tempfile.TemporaryDirectory() as folder:
+        out = picture(plan, Path(folder) / "map.png", metric_crs=settings.metric_crs)
+        body = out.read_bytes()
+    return Response(body, media_type="image/png", headers={"Cache-Control": "private, no-store"})

@@ -70,3 +70,17 @@ def test_bad_class_requests_are_4xx_naming_the_field(
     assert 400 <= answer.status_code < 500, answer.text
     if field:
         assert field in answer.text
+
+
+def test_take_away_maps_from_the_api_follow_the_readers_rights(
+    client: TestClient, world: Session, make_user: Callable[..., User], auth_headers: Callable[[User], Headers],
+) -> None:
+    centre = auth_headers(make_user("supervisor"))
+    html = client.get("/api/v1/map/density.html", headers=centre, params={"area": WORLD_CELLS[0][:12]})
+    assert html.status_code == 200 and WORLD_CELLS[1] in html.text and "<script src=" not in html.text
+    png = client.get("/api/v1/map/density.png", headers=centre, params={"level": "community"})
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    manager = auth_headers(make_user("unit_manager"))
+    assert client.get("/api/v1/map/density.html", headers=manager).status_code == 403
+    assert client.get("/api/v1/map/sharing.png", headers=manager).status_code == 200
+    assert client.get("/api/v1/map/heat.png", headers=centre).status_code == 422

@@ -194,3 +194,31 @@ def test_amap_mode_moves_every_overlay_by_the_projects_gcj02_conversion(
     assert tiles and all("datum=gcj02" in t for t in tiles)
     assert not errors
     context.close()
+
+
+def test_the_standalone_map_renders_with_the_network_closed(
+    browser: Browser, browser_db: Session, tmp_path: Path,
+) -> None:
+    from api.routes.pages import STATIC_DIR
+    from gis.layers import registry
+    from maps.takeaway import plan_for, standalone_html
+
+    plan = plan_for(browser_db, registry(Settings(database_url="postgresql://unused/unused")), "density",
+                    area=WORLD_CELLS[0][:12])
+    out = tmp_path / "density.html"
+    out.write_text(standalone_html(plan, STATIC_DIR), encoding="utf-8")
+    context = browser.new_context(viewport=DESK, locale="zh-CN", offline=True)
+    page = context.new_page()
+    asked: list[str] = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+               else (asked.append(route.request.url), route.abort()))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(out.as_uri())
+    page.locator("path.leaflet-interactive").first.wait_for()
+    assert page.locator("path.leaflet-interactive").count() == len(plan.frame)
+    assert page.locator(".wangge-legend").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "standalone-density-desk.png"))
+    assert not errors and not asked
+    context.close()
