@@ -104,7 +104,7 @@ def map_classes(
     level = None
     values: list[float] = []
     if z >= layer.tile_min_zoom:
-        rows = configured.tile_rows(tuple(view), z).subquery("rows")
+        rows = configured.tile_rows((view.minx, view.miny, view.maxx, view.maxy), z).subquery("rows")
         columns = [rows.c[name], *([rows.c.level] if "level" in rows.c else [])]
         result = session.execute(select(*columns).limit(MAX_FEATURES)).all()
         values = [np.nan if row[0] is None else float(row[0]) for row in result]

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import Float, Select, Text, cast, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
@@ -93,8 +94,8 @@ def _property(column: Any, field: Field) -> Any:
 def _wgs84_box_of_gcj02(box: BBox) -> BBox:
     """The WGS84 box whose GCJ-02 image covers ``box`` (a box of GCJ-02 coordinates)."""
     west, south, east, north = box
-    lons, lats = gcj02_to_wgs84([west, east, west, east], [south, south, north, north])
-    return (float(min(lons)), float(min(lats)), float(max(lons)), float(max(lats)))
+    lons, lats = gcj02_to_wgs84(np.array([west, east, west, east]), np.array([south, south, north, north]))
+    return (float(np.min(lons)), float(np.min(lats)), float(np.max(lons)), float(np.max(lats)))
 
 
 def tile_statement(layer: Layer, tile: Tile, datum: Datum = "wgs84") -> Select[Any]:
