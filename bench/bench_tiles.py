@@ -168,10 +168,6 @@ def _server(ctx: BenchContext) -> Iterator[tuple[Server, str]]:
         yield server, token
 
 
-def _band(z: int) -> str:
-    return "z11" if z <= 11 else "z12–13" if z <= 13 else "z14–15" if z <= 15 else "z16–17"
-
-
 def _tile_rows(ctx: BenchContext, views: list[tuple[float, float]], world: str) -> list[Row]:
     tiles = _sequence(views)
     query = _filter_query()
@@ -182,14 +178,15 @@ def _tile_rows(ctx: BenchContext, views: list[tuple[float, float]], world: str) 
         load = asyncio.run(drive(server.address, requests, CLIENTS, 600))
     if load.failed:
         return [Row("density tiles over HTTP", None, None, f"FAILED: {load.failed} errors, first {load.first_error}")]
-    by_band: dict[str, list[float]] = {}
-    for tile, ms in zip(tiles, load.latencies_ms, strict=False):
-        by_band.setdefault(_band(tile.z), []).append(ms)
-    # Latencies come back in completion order, not request order: bands are approximate, the totals exact.
     p50, p99 = load.percentile(50), load.percentile(99)
     goal = "goal met" if p50 < TILE_P50_GOAL_MS and p99 < TILE_P99_GOAL_MS else \
         f"goal p50 <{TILE_P50_GOAL_MS} ms, p99 <{TILE_P99_GOAL_MS} ms: MISSED"
 
+    per_zoom = []
+    ours_layer = IncidentDensityLayer(metric_crs=ctx.settings.metric_crs)
+    for z in ZOOMS:
+        median, size, _ = _in_process(ctx, ours_layer, [t for t in tiles if t.z == z][:20])
+        per_zoom.append(f"z{z} {median:.0f} ms/{size / 1e3:.0f} KB")
     naive = _naive_small_scale(ctx, [t for t in tiles if t.z <= 13][:60])
     ours_small = _ours_small_scale(ctx, [t for t in tiles if t.z <= 13][:60])
     return [
@@ -200,6 +197,7 @@ def _tile_rows(ctx: BenchContext, views: list[tuple[float, float]], world: str) 
             ours_small[0] / 1000, naive[0] / 1000,
             f"median of {ours_small[2]} tiles: ours {ours_small[0]:.1f} ms ({ours_small[1] / 1e3:.0f} KB avg) vs "
             f"cells {naive[0]:.1f} ms ({naive[1] / 1e3:.0f} KB avg)"),
+        Row("density tile, one client in-process, median by zoom", None, None, ", ".join(per_zoom)),
     ]
 
 

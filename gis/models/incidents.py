@@ -180,6 +180,8 @@ class Incident(Base):
               postgresql_include=["status", "deadline_at"]),
         Index("ix_incident_community_density", "community_code", "category_code", "reported_at",
               postgresql_include=["status", "deadline_at"]),
+        Index("ix_incident_subdistrict_density", "subdistrict_code", "category_code", "reported_at",
+              postgresql_include=["status", "deadline_at"]),
         # Overdue and escalation scans look only at cases whose clock is running.
         Index(
             "ix_incident_open_deadline",

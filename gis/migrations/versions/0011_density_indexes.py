@@ -1,4 +1,4 @@
-"""density indexes: count a tile's incidents per cell and per community from the index alone
+"""density indexes: count a tile's incidents per cell, community and subdistrict from the index alone
 
 Revision ID: 0011
 Revises: 0002
@@ -24,8 +24,11 @@ def upgrade() -> None:
                     postgresql_include=['status', 'deadline_at'])
     op.create_index('ix_incident_community_density', 'incident', ['community_code', 'category_code', 'reported_at'],
                     postgresql_include=['status', 'deadline_at'])
+    op.create_index('ix_incident_subdistrict_density', 'incident',
+                    ['subdistrict_code', 'category_code', 'reported_at'], postgresql_include=['status', 'deadline_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_incident_subdistrict_density', table_name='incident')
     op.drop_index('ix_incident_community_density', table_name='incident')
     op.drop_index('ix_incident_cell_density', table_name='incident')
