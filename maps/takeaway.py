@@ -133,8 +133,10 @@ def picture(plan: TakeawayMap, out: Path, *, dpi: int = 150, metric_crs: int = 4
     ax.set_axis_off()
     ax.set_title(plan.title, fontsize=15)
     lows = [plan.classes.minimum, *bounds[:-1]]
-    handles = [Patch(facecolor=c, edgecolor="#999999", label=f"{_num(lo)} – {_num(hi)}（{n}）")
-               for c, lo, hi, n in zip(colors, lows, bounds, plan.classes.counts, strict=True)]
+    # Classes hold (lower, upper]; the first also holds its lower bound, the minimum.
+    handles = [Patch(facecolor=c, edgecolor="#999999",
+                     label=f"{'' if i == 0 else '>'}{_num(lo)} – {_num(hi)}（{n}）")
+               for i, (c, lo, hi, n) in enumerate(zip(colors, lows, bounds, plan.classes.counts, strict=True))]
     ax.legend(handles=handles, loc="lower right", title="图例", frameon=True, fontsize=9, title_fontsize=10)
     _scale_bar(ax)
     ax.annotate("北", xy=(0.06, 0.95), xytext=(0.06, 0.85), xycoords="axes fraction", ha="center", va="center",
@@ -201,10 +203,10 @@ def plan_for(
         raise InvalidInput(f"level: one of {', '.join(Level)}") from None
     if chosen is not None and kind != "density":
         raise InvalidInput("level: only the density map has levels")
-    box = _box_of(session, area) if area else layers["grid_cells"].extent(session)
+    box = _box_of(session, area) if area else layers["communities"].extent(session)
     if box is None:
         raise InvalidInput(f"area: no current subdistrict or community {area!r}" if area else
-                           "filters: the city has no grid cells yet (wangge grid build)")
+                           "filters: no community is loaded yet (wangge boundaries import)")
     frame = rows_for(session, layer, box, level=chosen or (Level.cell if kind == "density" else None), within=area)
     try:
         return prepare(layer, frame, field or default_field, scheme=scheme, k=k, breaks=breaks, title=title)
