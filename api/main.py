@@ -10,7 +10,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from api.errors import install_error_handlers
-from api.routes import auth, categories, exports, facilities, incident_create, incidents, layers, ogc, open311, pages
+from api.routes import (
+    auth,
+    categories,
+    docs,
+    evaluation,
+    exports,
+    facilities,
+    incident_create,
+    incidents,
+    layers,
+    ogc,
+    open311,
+    page_parts,
+    pages,
+)
 from api.routes.basemap import router as basemap_router
 from api.routes.command_map import router as command_map_router
 from api.routes.tiles import router as tiles_router
@@ -57,14 +71,15 @@ def create_app(
         version="0.1.0",
         description="Community grid management: boundaries, unit grid cells, incidents, shared facilities.",
         lifespan=lifespan,
+        docs_url=None,  # api.routes.docs serves /docs and /redoc from the vendored files: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
-    # Compressed answers for clients that accept them: the map's 1,000 cases are 671 KB of GeoJSON and 42 KB
-    # gzipped, 2.6 ms of compression at level 1 (level 3: 39.5 KB, 2.8 ms; Starlette's default 9: 27.7 KB,
-    # 12.6 ms) against ~0.5 s for 671 KB on a phone's 10 Mbit/s. Over loopback it costs a client that asks for
-    # it 4-8 ms (bench/RESULTS.md). Not for photos (already compressed) nor GeoPackages, which GIS clients
-    # read by ranges and size.
+    # Compressed answers for clients that accept them: GeoJSON of a map view shrinks about tenfold, which a
+    # phone on a slow link feels far more than the milliseconds of compression; level 1, since higher levels
+    # cost several times the CPU for a few per cent more. Not for photos (already compressed) nor
+    # GeoPackages, which GIS clients read by ranges and size.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/*",
                                               "application/geopackage+sqlite3"))
@@ -80,6 +95,9 @@ def create_app(
     app.include_router(ogc.router)
     app.include_router(exports.router)
     app.include_router(pages.router)
+    app.include_router(page_parts.router)
+    app.include_router(docs.router)
+    app.include_router(evaluation.router)
     app.include_router(tiles_router)
     app.include_router(command_map_router)
     app.include_router(basemap_router)

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 
+from api.routes.pages import STATIC_URL
 from maps.vendor import REDOC_JS, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
 
-STATIC_URL = "/static"  # where api.routes.pages mounts api/static
 DOCS_URL = "/docs"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 REDOC_URL = "/redoc"

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 
 def _overdue() -> Any:
-    """Overdue as of the query's time: :meth:`Incident.is_overdue`, the one definition."""
-    return Incident.is_overdue(func.now())
+    """Overdue as of the query's time: :meth:`Incident.overdue_clause`, the one definition."""
+    return Incident.overdue_clause(func.now())
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class IncidentLayer(Layer):
         Field("community_code", "string", "社区代码", "Community code"),
     )
     style = Style(color="#d95f0e", fill_color="#fe9929", fill_opacity=0.8)
+    time_field = "reported_at"
     counts_incidents = True
     tile_min_zoom = 14  # a city-wide tile of points would hold every case: the page clusters them instead
     filters: IncidentFilter | None = None
