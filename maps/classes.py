@@ -53,7 +53,8 @@ def _sample(data: npt.NDArray[np.float64], size: int) -> npt.NDArray[np.float64]
     ordered = np.sort(data)
     if ordered.size <= size:
         return ordered
-    return ordered[np.linspace(0, ordered.size - 1, size).round().astype(int)]
+    picked: npt.NDArray[np.float64] = ordered[np.linspace(0, ordered.size - 1, size).round().astype(int)]
+    return picked
 
 
 def classify(

@@ -135,7 +135,7 @@ class CommandApp(MacroElement):
     )
 
     def __init__(self, config: CommandConfig, *, static_url: str = DEFAULT_STATIC_URL, title: str = TITLE) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's elements are untyped
         self._name = "CommandApp"
         self.config = config.as_json()
         self.static_url = static_url.rstrip("/")

@@ -32,6 +32,7 @@ from maps.density import build as choropleth
 
 matplotlib.use("Agg")  # files only: no display on a server
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
 DECIMALS = 5  # about 1 m in lon/lat: invisible at any zoom a cell map is read at
@@ -152,7 +153,7 @@ def _num(value: float | None) -> str:
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.2f}"
 
 
-def _scale_bar(ax: plt.Axes) -> None:
+def _scale_bar(ax: Axes) -> None:
     """A bar of a round length (1, 2 or 5 × 10ⁿ m) about a fifth of the map's width, bottom left (metric axes)."""
     xmin, xmax = ax.get_xlim()
     ymin, ymax = ax.get_ylim()
@@ -218,4 +219,4 @@ def _box_of(session: Session, code: str) -> BBox | None:
     extent = func.ST_Extent(AdminArea.geom)
     corners = select(func.ST_XMin(extent), func.ST_YMin(extent), func.ST_XMax(extent), func.ST_YMax(extent))
     row = session.execute(corners.where(AdminArea.code == code, AdminArea.valid_to.is_(None))).one()
-    return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+    return None if row[0] is None else BBox(float(row[0]), float(row[1]), float(row[2]), float(row[3]))

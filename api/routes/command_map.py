@@ -27,6 +27,7 @@ from api.routes.tiles import Radius, configured_layer
 from gis.errors import InvalidInput, NotFound, SetupError
 from gis.incidents.query import IncidentFilter
 from gis.incidents.visibility import list_scope
+from gis.layers import BBox
 from gis.layers.tiles import MAX_ZOOM
 from gis.models import AdminArea, AdminLevel, User
 from gis.settings import Settings
@@ -104,7 +105,7 @@ def map_classes(
     level = None
     values: list[float] = []
     if z >= layer.tile_min_zoom:
-        rows = configured.tile_rows((view.minx, view.miny, view.maxx, view.maxy), z).subquery("rows")
+        rows = configured.tile_rows(BBox(view.minx, view.miny, view.maxx, view.maxy), z).subquery("rows")
         columns = [rows.c[name], *([rows.c.level] if "level" in rows.c else [])]
         result = session.execute(select(*columns).limit(MAX_FEATURES)).all()
         values = [np.nan if row[0] is None else float(row[0]) for row in result]

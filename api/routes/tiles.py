@@ -68,7 +68,7 @@ def configured_layer(
         if filters.bbox is not None:
             raise InvalidInput("bbox: a tile has its own box; drop bbox")
         return layer.filtered(filters.limited_by(scope))
-    takes_radius = any(f.name == "radius_m" for f in dataclass_fields(layer))  # type: ignore[arg-type]
+    takes_radius = any(f.name == "radius_m" for f in dataclass_fields(layer))
     wrong = [name for name in given if not (takes_radius and name == "radius_m")]
     if wrong:
         raise InvalidInput(f"{wrong[0]}: layer {layer.id!r} takes no such filter")

@@ -61,15 +61,15 @@ class Tile:
         def lat(y: int) -> float:
             return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / side))))
 
-        return (self.x / side * 360 - 180, lat(self.y + 1), (self.x + 1) / side * 360 - 180, lat(self.y))
+        return BBox(self.x / side * 360 - 180, lat(self.y + 1), (self.x + 1) / side * 360 - 180, lat(self.y))
 
     def buffered_bounds(self) -> BBox:
         """``bounds`` widened by the MVT buffer, so a feature drawn only in the buffer is still selected."""
         west, south, east, north = self.bounds()
         dx = (east - west) * BUFFER / EXTENT
         dy = (north - south) * BUFFER / EXTENT
-        return (max(west - dx, -180), max(south - dy, -_MERCATOR_LAT), min(east + dx, 180),
-                min(north + dy, _MERCATOR_LAT))
+        return BBox(max(west - dx, -180), max(south - dy, -_MERCATOR_LAT), min(east + dx, 180),
+                    min(north + dy, _MERCATOR_LAT))
 
 
 def tile_for(lon: float, lat: float, z: int) -> Tile:
@@ -95,7 +95,7 @@ def _wgs84_box_of_gcj02(box: BBox) -> BBox:
     """The WGS84 box whose GCJ-02 image covers ``box`` (a box of GCJ-02 coordinates)."""
     west, south, east, north = box
     lons, lats = gcj02_to_wgs84(np.array([west, east, west, east]), np.array([south, south, north, north]))
-    return (float(np.min(lons)), float(np.min(lats)), float(np.max(lons)), float(np.max(lats)))
+    return BBox(float(np.min(lons)), float(np.min(lats)), float(np.max(lons)), float(np.max(lats)))
 
 
 def tile_statement(layer: Layer, tile: Tile, datum: Datum = "wgs84") -> Select[Any]:
