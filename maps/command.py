@@ -60,7 +60,7 @@ class CommandConfig:
     min_zoom: int = 9
     max_zoom: int = 19
     incident_min_zoom: int = 13
-    storage_key: str = "wangge.map"
+    storage_key: str = "wangge.worker"  # the same kept log-in as / and the role pages (pages.js, worker.js)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
