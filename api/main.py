@@ -26,6 +26,9 @@ from api.routes import (
     page_parts,
     pages,
 )
+from api.routes.basemap import router as basemap_router
+from api.routes.command_map import router as command_map_router
+from api.routes.tiles import router as tiles_router
 from gis.cluster import resolve_database_url
 from gis.db import make_engine, make_sessionmaker
 from gis.layers import registry
@@ -98,6 +101,9 @@ def create_app(
     app.include_router(page_parts.router)
     app.include_router(docs.router)
     app.include_router(evaluation.router)
+    app.include_router(tiles_router)
+    app.include_router(command_map_router)
+    app.include_router(basemap_router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
     def health() -> dict[str, str]:

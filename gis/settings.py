@@ -95,6 +95,15 @@ class Settings(BaseSettings):
                                      "connection is closed.")
     max_connections: int = Field(default=1000, ge=10, le=100_000,
                                  description="Open connections and requests per process; beyond, 503 at once.")
+    # -- base maps (maps.basemaps): none by default, for isolated networks
+    basemap: Literal["none", "osm", "tianditu_vector", "tianditu_imagery", "amap", "mbtiles"] = Field(
+        default="none",
+        description="Base map under the pages: none (city outline, compounds and boundaries only), osm, "
+                    "tianditu_vector / tianditu_imagery (with labels; needs tianditu_key), amap (GCJ-02: overlays "
+                    "are shifted to it), mbtiles (a local file served by Wangge at /basemap/…).",
+    )
+    tianditu_key: SecretStr | None = Field(default=None, description="天地图 browser key, for the tianditu base maps.")
+    basemap_mbtiles: Path | None = Field(default=None, description="A raster MBTiles file, for basemap=mbtiles.")
 
     @field_validator("metric_crs")
     @classmethod

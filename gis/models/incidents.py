@@ -180,6 +180,13 @@ class Incident(Base):
         # Possible duplicates: the nearest open cases of one category (btree_gist; migration 0014).
         Index("ix_incident_open_category_location", "category_code", "location", postgresql_using="gist",
               postgresql_where=f"status NOT IN ({_in(FINAL_STATUSES)})"),
+        # Density tiles count per area, category and time window, open and overdue: index-only (migration 0011).
+        Index("ix_incident_cell_density", "cell_code", "category_code", "reported_at",
+              postgresql_include=["status", "deadline_at"]),
+        Index("ix_incident_community_density", "community_code", "category_code", "reported_at",
+              postgresql_include=["status", "deadline_at"]),
+        Index("ix_incident_subdistrict_density", "subdistrict_code", "category_code", "reported_at",
+              postgresql_include=["status", "deadline_at"]),
         # Overdue and escalation scans look only at cases whose clock is running.
         Index(
             "ix_incident_open_deadline",
