@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from gis.incidents.query import IncidentFilter
+from gis.layers.base import Layer
 from gis.models import Incident, User
 from gis.people import permissions
 from gis.people.permissions import Action
@@ -60,3 +61,14 @@ def reporter_of(session: Session, user: User, incident: Incident) -> User | None
     if incident.reporter_id is None or not sees_reporter(user, incident):
         return None
     return user if incident.reporter_id == user.id else session.get(User, incident.reporter_id)
+
+
+def readable_layer(session: Session, user: User, layer: Layer) -> Layer:
+    """``layer`` as ``user`` may read it, for every consumer of layers (OGC API, the layers API, tiles,
+    exports): a layer of incidents or of their counts (``counts_incidents``) limited to the cases the caller
+    may read — a grid worker's cells, an officer's jurisdiction, everywhere for the centre and planners — and
+    Forbidden for a role that reads no incident; any other layer as it is. Checked before anything is read."""
+    if not layer.counts_incidents:
+        return layer
+    scope, _ = list_scope(session, user)
+    return layer.filtered(scope)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from gis.errors import Conflict, Forbidden, InvalidInput, OutsideJurisdiction, StaleVersion
+from gis.incidents.visibility import full_view
 from gis.incidents.work_calendar import WorkCalendar, default_calendar
 from gis.models import Incident, IncidentEvent, IncidentPhoto, PhotoKind, Role, Status, Team, User
 from gis.people.permissions import Action
@@ -247,9 +248,6 @@ def _check_rights(session: Session, name: str, incident: Incident, actor: User) 
     version: the role may make some move called ``name``, the case is within the actor's read scope, and an
     officer's team has the case when every such move is the team's."""
     require_move_role(actor, name)
-    # Imported here: gis.incidents.visibility reads gis.incidents.query, which reads this module's overdue rule.
-    from gis.incidents.visibility import full_view
-
     if not full_view(session, actor, incident):
         raise OutsideJurisdiction(f"{actor.username} reads only the de-personalised view of this case")
     named = [m for m in MOVES if name in (m.action, m.target) and actor.role in m.roles]
