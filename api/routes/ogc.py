@@ -40,9 +40,10 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, declared_query_names, get_layers
+from api.deps import MAX_OFFSET, CurrentUser, SessionDep, SettingsDep, declared_query_names, get_layers
 from api.routes.ogc_crs import CONFORMANCE_CRS, BadParameter, bbox_to_crs84, offered, output_crs
 from gis.errors import InvalidInput, NotFound
+from gis.incidents.visibility import readable_layer
 from gis.layers import BBox, Layer, check_bbox
 from gis.settings import Settings
 from gis.timespan import Timespan, parse_timespan
@@ -205,6 +206,8 @@ def parse_offset(raw: str | None) -> int:
         return 0
     if not re.fullmatch(r"\d+", raw.strip()):
         raise BadParameter(f"offset={raw!r}: give a whole number ≥ 0")
+    if int(raw) > MAX_OFFSET:  # beyond a bigint it would fail in PostgreSQL; deep pages cost what they skip
+        raise BadParameter(f"offset={raw!r}: at most {MAX_OFFSET:,}; narrow the bbox or datetime instead")
     return int(raw)
 
 
@@ -280,7 +283,7 @@ def items(
     f: ItemsFormat = None,
 ) -> Response:
     _check_format(f, ("json", "geojson"))
-    layer = _layer(request, collection_id)
+    layer = readable_layer(session, user, _layer(request, collection_id))
     out = output_crs(crs, settings)
     page_size, skip, box = parse_limit(limit), parse_offset(offset), parse_bbox(bbox, bbox_crs, settings)
     during = check_datetime(datetime_)
@@ -329,7 +332,7 @@ def item(request: Request, collection_id: CollectionId, feature_id: str, session
          crs: Annotated[str | None, Query(description="CRS of the answer (default CRS84)")] = None,
          f: ItemsFormat = None) -> Response:
     _check_format(f, ("json", "geojson"))
-    layer = _layer(request, collection_id)
+    layer = readable_layer(session, user, _layer(request, collection_id))
     out = output_crs(crs, settings)
     feature = layer.feature(session, feature_id, decimals=out.decimals, srid=out.srid, flip_axes=out.flip_axes)
     if feature is None:

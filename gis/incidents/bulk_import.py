@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from gis.incidents.bulk_copy import copy_incidents
 from gis.incidents.location import Atlas, outside_message, swapped_message
-from gis.incidents.service import FUTURE_TOLERANCE, MAX_ADDRESS
+from gis.incidents.service import EARLIEST_REPORT, FUTURE_TOLERANCE, MAX_ADDRESS
 from gis.incidents.sources import OPTIONAL, REQUIRED, SourceOptions, read_source
 from gis.models import Category, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
@@ -237,6 +237,8 @@ class _Checker:
         reported = reported.fillna(pd.Timestamp(self.now))
         future = (reported > pd.Timestamp(self.now + FUTURE_TOLERANCE)).to_numpy()
         self.refuse(future, "reported_at", lambda i: f"{reported.iat[i].isoformat()} is in the future")
+        early = (reported < pd.Timestamp(EARLIEST_REPORT)).to_numpy()
+        self.refuse(early, "reported_at", lambda i: f"{reported.iat[i].isoformat()} is before {EARLIEST_REPORT.year}")
         closed = self._time("closed_at")
         has_closed = closed.notna().to_numpy()
         status = self.columns["status"]
@@ -257,7 +259,8 @@ class _Checker:
         parsed = _parse_times(pd.Series(distinct, dtype=str), self.zone, self.time_format)
         result = pd.Series(parsed.array.take(codes), index=values.index)
         unreadable = (result.isna() & (values != "")).to_numpy()
-        wanted = f"a date-time as {self.time_format}" if self.time_format else "an ISO 8601 date-time"
+        wanted = (f"a date-time as {self.time_format}" if self.time_format
+                  else "an ISO 8601 date-time of the years 2000-2099")
         self.refuse(unreadable, name, lambda i: f"not {wanted} ({values.iat[i]!r})")
         return result
 
@@ -329,12 +332,21 @@ def _parse_times(values: pd.Series, zone: ZoneInfo, time_format: str | None = No
     parse_format = time_format or "ISO8601"
     zoned = values.str.contains(_TZ_SUFFIX, regex=True) if time_format is None else values != values
     if zoned.any():
-        result[zoned] = pd.to_datetime(values[zoned], errors="coerce", utc=True, format=parse_format)
+        result[zoned] = _to_datetime(values[zoned], utc=True, time_format=parse_format)
     naive = ~zoned & (values != "")
     if naive.any():
-        local = pd.to_datetime(values[naive], errors="coerce", format=parse_format)
+        local = _to_datetime(values[naive], utc=False, time_format=parse_format)
         if local.dt.tz is not None:  # a format with %z gave zoned times
             result[naive] = local.dt.tz_convert(UTC)
         else:
             result[naive] = local.dt.tz_localize(zone, nonexistent="NaT", ambiguous="NaT").dt.tz_convert(UTC)
     return result
+
+
+def _to_datetime(values: pd.Series, *, utc: bool, time_format: str = "ISO8601") -> pd.Series:
+    """``pd.to_datetime`` with unreadable texts as NaT, and so are dates beyond the nanosecond range the
+    columns hold (before 1678 or after 2261, such as a client's year-1 zero value), which would otherwise
+    fail when stored into them."""
+    parsed = pd.to_datetime(values, errors="coerce", utc=utc, format=time_format)
+    years = parsed.dt.year
+    return parsed.where((years >= 1678) & (years <= 2261))
