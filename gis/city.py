@@ -129,7 +129,7 @@ def propose_city(
 def case_prefix_for(name: str) -> str:
     """Up to three capital letters from a city's name: ``Chicago`` → ``CHI``, ``New York`` → ``NY``;
     ``WG`` when the name has no Latin letters (give ``--case-prefix`` for 吉首 → ``JS``)."""
-    words = re.findall(r"[A-Za-z]+", name)
+    words: list[str] = re.findall(r"[A-Za-z]+", name)
     if not words:
         return "WG"
     if len(words) == 1:

@@ -65,7 +65,7 @@ def bbox_to_crs84(box: tuple[float, float, float, float], raw_crs: str | None,
     chosen = output_crs(raw_crs, settings, parameter="bbox-crs")
     if chosen.uri == CRS84:
         return box
-    return _to_crs84(chosen.srid).transform_bounds(*box, densify_pts=21)  # type: ignore[no-any-return]
+    return _to_crs84(chosen.srid).transform_bounds(*box, densify_pts=21)
 
 
 @cache

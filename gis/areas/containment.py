@@ -10,7 +10,7 @@ its hierarchy, as a borough or a city is.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping
 from typing import Protocol
 
 import numpy as np
@@ -34,7 +34,7 @@ class _Placed(Protocol):
     def label(self) -> str: ...
 
 
-def assign_parents(session: Session, areas: MutableMapping[str, _Placed]) -> None:
+def assign_parents(session: Session, areas: Mapping[str, _Placed]) -> None:
     """Set ``parent_code`` of each area without one to the area of the nearest higher level holding it;
     an area that no higher area holds is left at the top (no parent)."""
     todo = [a for a in areas.values() if a.parent_code is None and a.level is not AdminLevel.prefecture]
@@ -66,4 +66,3 @@ def assign_parents(session: Session, areas: MutableMapping[str, _Placed]) -> Non
                 best = (rank, share, code)
         if best is not None:
             area.parent_code = best[2]
-    return []
