@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from api.errors import install_error_handlers
+from api.guards import install_guard
 from api.routes import (
     auth,
     categories,
@@ -83,6 +84,8 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/*",
                                               "application/geopackage+sqlite3"))
+    # Outermost: NUL text, credentials before bodies, body limits, security headers (api.guards).
+    install_guard(app)
     app.include_router(auth.router)
     app.include_router(categories.router)
     app.include_router(facilities.router)
