@@ -4,7 +4,7 @@ PostGIS makes each tile in one statement from the layer's own rows (``gis.layers
 the registry has tiles with no change here. Layers of incidents (points, density) take the incident list's
 filters as query parameters — the very parameters of ``GET /api/v1/incidents``, so a map's counts equal the
 list's for the same filter — and are scoped like every other read of incidents
-(``gis.incidents.visibility.list_scope``): a grid worker's density counts only the cases they may read.
+(``gis.incidents.visibility.readable_layer``): a grid worker's density counts only the cases they may read.
 ``radius_m`` sets the walking radius of facility sharing.
 
 Who may read: every signed-in user (a Bearer token, or ``api_key`` in the URL for GDAL and QGIS), as for
@@ -27,7 +27,7 @@ from api.deps import CurrentUser, LayersDep, SessionDep, forbid_extra_query
 from api.routes.incidents import FilterDep
 from gis.errors import InvalidInput, NotFound
 from gis.incidents.query import IncidentFilter
-from gis.incidents.visibility import list_scope
+from gis.incidents.visibility import readable_layer
 from gis.layers import Layer
 from gis.layers.tiles import MAX_ZOOM, Datum, Tile, render_tile
 from gis.models import User
@@ -64,10 +64,10 @@ def configured_layer(
     facility sharing. InvalidInput names a parameter the layer does not take (a filter that would silently do
     nothing is a wrong map); the scope check (Forbidden) comes first."""
     if layer.counts_incidents:
-        scope, _ = list_scope(session, user)  # raises for a role that may read no incident at all
+        readable = readable_layer(session, user, layer, filters)  # rights first: raises for a role reading none
         if filters.bbox is not None:
             raise InvalidInput("bbox: a tile has its own box; drop bbox")
-        return layer.filtered(filters.limited_by(scope))
+        return readable
     takes_radius = any(f.name == "radius_m" for f in dataclass_fields(layer))
     wrong = [name for name in given if not (takes_radius and name == "radius_m")]
     if wrong:

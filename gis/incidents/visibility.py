@@ -63,12 +63,13 @@ def reporter_of(session: Session, user: User, incident: Incident) -> User | None
     return user if incident.reporter_id == user.id else session.get(User, incident.reporter_id)
 
 
-def readable_layer(session: Session, user: User, layer: Layer) -> Layer:
-    """``layer`` as ``user`` may read it, for every consumer of layers (OGC API, the layers API, tiles,
-    exports): a layer of incidents or of their counts (``counts_incidents``) limited to the cases the caller
-    may read — a grid worker's cells, an officer's jurisdiction, everywhere for the centre and planners — and
-    Forbidden for a role that reads no incident; any other layer as it is. Checked before anything is read."""
+def readable_layer(session: Session, user: User, layer: Layer, filters: IncidentFilter | None = None) -> Layer:
+    """``layer`` as ``user`` may read it, for every consumer of layers (OGC API, the layers API, tiles, the
+    command map): a layer of incidents or of their counts (``counts_incidents``) limited to the cases the
+    caller may read — a grid worker's cells, an officer's jurisdiction, everywhere for the centre and planners
+    — and to ``filters`` within that; Forbidden for a role that reads no incident. Any other layer as it is.
+    Checked before anything is read."""
     if not layer.counts_incidents:
         return layer
     scope, _ = list_scope(session, user)
-    return layer.filtered(scope)
+    return layer.filtered(scope if filters is None else filters.limited_by(scope))
