@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.routes import (
     auth,
     categories,
+    dashboard,
     docs,
     evaluation,
     exports,
@@ -94,6 +95,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(docs.router)
     app.include_router(evaluation.router)
+    app.include_router(dashboard.router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
     def health() -> dict[str, str]:
