@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import boundaries, db, evaluation, export, facilities, grid, incidents, sample, serve, users
+from api.cli import boundaries, db, evaluation, export, facilities, grid, incidents, report, sample, serve, users
 
 app = typer.Typer(
     name="wangge",
@@ -26,6 +26,7 @@ app.add_typer(export.layers_app, name="layers")
 app.registered_commands += serve.app.registered_commands
 app.registered_commands += export.app.registered_commands
 app.add_typer(evaluation.app, name="evaluation")
+app.command("report")(report.weekly_report)
 
 
 def main() -> None:
