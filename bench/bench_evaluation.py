@@ -155,7 +155,7 @@ def evaluation_benchmarks(ctx: BenchContext) -> list[Row]:
     with ctx.sessions() as session:
         events = int(session.execute(text("SELECT count(*) FROM incident_event")).scalar_one())
         runs = []
-        for _ in range(5 if ctx.quick else 7):
+        for _ in range(3 if ctx.quick else 7):
             t0 = time.perf_counter()
             result = evaluate(session, period=YEAR, by=Grouping.community, scope=EvaluationScope.everywhere())
             runs.append(time.perf_counter() - t0)
