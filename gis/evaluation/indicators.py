@@ -316,15 +316,15 @@ def evaluate(
     total_rows = [r for r in result if r["is_total"]]
     groups = [r for r in result if not r["is_total"]]
     truncated = len(groups) > limit
-    rows = [_row(r, by, scope, weights) for r in groups[:limit]]
+    rows = [_row(r, by, weights) for r in groups[:limit]]
     if by is Grouping.worker and not scope.names_people:
         rows = _depersonalised(rows)
-    total = _row(total_rows[0], by, scope, weights) if total_rows else _empty(weights)
+    total = _row(total_rows[0], by, weights) if total_rows else _empty(weights)
     total = Row(code=None, name="合计", counts=total.counts, rates=total.rates)
     return Evaluation(by=by, period=period, as_of=as_of, rows=rows, total=total, truncated=truncated)
 
 
-def _row(r: RowMapping, by: Grouping, scope: EvaluationScope, weights: Weights) -> Row:
+def _row(r: RowMapping, by: Grouping, weights: Weights) -> Row:
     values = {name: r[name] for name in _COUNT_FIELDS}
     for name in ("handling_hours_mean", "handling_hours_p90"):
         values[name] = None if values[name] is None else round(float(values[name]), 2)
@@ -348,7 +348,6 @@ def _depersonalised(rows: Sequence[Row]) -> list[Row]:
             rates=row.rates)
         for n, row in enumerate(ordered, start=1)
     ]
-
 
 
 def sql_ratio(numerator: Any, denominator: Any) -> Any:
