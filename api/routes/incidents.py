@@ -17,7 +17,7 @@ from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import BBoxDep, CurrentUser, PageDep, SessionDep, forbid_extra_query
+from api.deps import BBoxDep, CurrentUser, PageDep, SessionDep, SettingsDep, forbid_extra_query
 from api.routes import incident_files
 from api.routes.incident_views import (
     GEOJSON,
@@ -35,6 +35,7 @@ from api.schemas.incidents import (
     EventRead,
     IncidentList,
     IncidentRead,
+    IncidentSummary,
     IncidentTransition,
     MarkDuplicate,
 )
@@ -45,6 +46,8 @@ from gis.incidents.geojson import incidents_geojson
 from gis.incidents.query import IncidentFilter, list_incidents
 from gis.incidents.visibility import full_view, list_scope, sees_reporter
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Status, User
+from gis.people import permissions
+from gis.people.permissions import Action
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"], dependencies=[Depends(forbid_extra_query)])
 
@@ -177,6 +180,22 @@ def list_overdue(
                  fmt=format)
 
 
+@router.get("/nearby", operation_id="nearby_incidents",
+            summary="Open cases of one category within the duplicate radius of a point: shown before reporting")
+def nearby(
+    session: SessionDep, user: CurrentUser, settings: SettingsDep,
+    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS84")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS84")],
+    category: Annotated[str, Query(pattern=r"^[0-9]{5}$", description="5-digit category code")],
+) -> list[IncidentSummary]:
+    """Nearest first, at most 50, each with its distance in metres; the same rule as the duplicates a report
+    answers with (``settings.duplicate_radius_m``). Summaries only: no text, no reporter."""
+    permissions.require(user, Action.incident_create)
+    found = incidents.open_cases_near(session, lon=lon, lat=lat, category_code=category,
+                                      radius_m=settings.duplicate_radius_m)
+    return [summary(case, distance_m=round(metres, 1)) for case, metres in found]
+
+
 # -- one incident ---------------------------------------------------------------------------------------------
 @router.get("/{ref}", operation_id="get_incident", summary="One incident by id or public id (JS-2026-000123)",
             response_model=IncidentRead, responses={304: {"description": "Not modified (If-None-Match)"}})
@@ -250,7 +269,8 @@ def duplicates(ref: str, session: SessionDep, user: CurrentUser) -> DuplicatesRe
     incident = load_incident(session, ref)
     if not full_view(session, user, incident):
         raise Forbidden(f"role {user.role} may not read duplicates (reporters' texts) of incidents")
-    return DuplicatesRead(possible=[summary(i) for i in incidents.find_duplicates(session, incident)],
+    nearby = incidents.duplicates_with_distance(session, incident)
+    return DuplicatesRead(possible=[summary(i, distance_m=round(metres, 1)) for i, metres in nearby],
                           merged=[summary(i) for i in incident.duplicates])
 
 
