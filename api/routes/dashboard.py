@@ -20,6 +20,7 @@ from api.deps import SettingsDep
 from api.routes.pages import STATIC_URL
 from gis.evaluation.periods import Grouping
 from gis.incidents.work_calendar import SHANGHAI
+from gis.models.evaluation import HOTSPOT_COLOURS, HOTSPOT_ZH
 from maps.assets import LEAFLET_CSS, LEAFLET_JS
 from maps.vendor import ECHARTS_JS
 
@@ -41,6 +42,7 @@ def render_dashboard(site_title: str, city: str, today: datetime) -> str:
         start=start.isoformat(), end=end.isoformat(),
         echarts_js=ECHARTS_JS.url(STATIC_URL), leaflet_js=LEAFLET_JS.url(STATIC_URL),
         leaflet_css=LEAFLET_CSS.url(STATIC_URL), static_url=STATIC_URL,
+        hot_legend=[(name, HOTSPOT_ZH[name], colour) for name, colour in HOTSPOT_COLOURS.items()],
     )
 
 

@@ -9,10 +9,11 @@
 
   var TOKEN_KEY = "wangge.dashboard.token";
   var API = "/api/v1";
-  var HOT_COLOURS = {
-    hot_99: "#b2182b", hot_95: "#ef8a62", hot_90: "#fddbc7", not_significant: "#f0f0f0",
-    cold_90: "#d1e5f0", cold_95: "#67a9cf", cold_99: "#2166ac",
-  };
+  // The classes' colours come with the legend the server rendered (gis.models.evaluation.HOTSPOT_COLOURS).
+  var HOT_COLOURS = {};
+  document.querySelectorAll("#db-legend [data-class]").forEach(function (item) {
+    HOT_COLOURS[item.dataset.class] = item.dataset.colour;
+  });
   var charts = {};
   var map = null;
   var hotLayer = null;

@@ -28,17 +28,13 @@ from gis.evaluation.periods import Grouping, Period
 from gis.evaluation.scope import EvaluationScope
 from gis.evaluation.tables import COLUMNS
 from gis.evaluation.trend import trend
-from gis.models.evaluation import HOTSPOT_ZH
+from gis.models.evaluation import HOTSPOT_COLOURS, HOTSPOT_ZH
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=select_autoescape(["html"]),
 )
 SCOPE = EvaluationScope.everywhere(names_people=False)
-HOT_COLOURS = {
-    "hot_99": "#b2182b", "hot_95": "#ef8a62", "hot_90": "#fddbc7", "not_significant": "#f0f0f0",
-    "cold_90": "#d1e5f0", "cold_95": "#67a9cf", "cold_99": "#2166ac",
-}
 DENSITY = ("#f7f7f7", "#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 SHOWN = ("name", "reported", "registered", "due", "closed", "closure_rate", "on_time_rate", "overdue",
          "rework_rate", "extension_rate", "check_rate", "score")
@@ -158,7 +154,7 @@ def build(session: Session, *, period: Period, city: str, now: datetime, weights
     density = {code: DENSITY[min(len(DENSITY) - 1, math.ceil(n / top * (len(DENSITY) - 1)))] if top else DENSITY[0]
                for code, n in week_counts.items()}
     spots = hotspots.compute(session, period=twelve) if len(cells) >= 3 else []
-    hot_colours = {c.code: HOT_COLOURS[c.hotspot] for c in spots}
+    hot_colours = {c.code: HOTSPOT_COLOURS[c.hotspot] for c in spots}
     hot_counts = {label: sum(1 for c in spots if c.hotspot == name) for name, label in HOTSPOT_ZH.items()}
     categories = ev(Grouping.category)
     return TEMPLATES.get_template("report.html").render(
@@ -168,5 +164,5 @@ def build(session: Session, *, period: Period, city: str, now: datetime, weights
         trend_svg=svg_line([w.isoformat() for w in series.weeks], weekly),
         density_svg=svg_map(cells, density, title="本周案件数"), top_density=top,
         hotspot_svg=svg_map(cells, hot_colours, title="近12周热点"), hot_counts=hot_counts,
-        density_legend=DENSITY, hot_legend=[(HOTSPOT_ZH[k], v) for k, v in HOT_COLOURS.items()],
+        density_legend=DENSITY, hot_legend=[(HOTSPOT_ZH[k], v) for k, v in HOTSPOT_COLOURS.items()],
     )

@@ -14,6 +14,8 @@ from gis.evaluation.periods import named
 from gis.evaluation.report import build, svg_map
 from tests.gis.evaluation.conftest import EvaluationWorld, at
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
 
 def test_the_report_of_a_week_holds_its_figures_tables_and_maps(db: Session, evaluation_world: EvaluationWorld) -> None:
     html = build(db, period=named("2026-W15"), city="吉首市", now=at(20, 9))
@@ -24,6 +26,8 @@ def test_the_report_of_a_week_holds_its_figures_tables_and_maps(db: Session, eva
     assert html.count("<svg") == 3 and html.count("<path") == 12  # six cells in each of the two maps
     assert "测试grid1" not in html and "000-0000-0001" not in html  # no worker names or phones
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing to fetch
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "report-2026-W15.html").write_text(html, encoding="utf-8")  # for a person to look at
 
 
 def test_a_report_longer_than_a_quarter_is_refused(db: Session, evaluation_world: EvaluationWorld) -> None:
