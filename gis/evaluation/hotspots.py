@@ -158,9 +158,9 @@ def compute(session: Session, *, period: Period, scope: EvaluationScope | None =
     """Gi* and the weekly trend of every cell in ``scope`` for the cases reported in ``period``.
 
     Weights: queen contiguity between the cells (cells sharing an edge or a corner), found by PostGIS
-    (``ST_Intersects`` on the indexed geometries; libpysal's ``Queen.from_dataframe`` took 0.66–2.55 s for
-    10,100 cells on the shared machine, ``bench/explain_evaluation.py``); neighbours outside the evaluated area are left out. Cells with no
-    neighbour (islands) get only themselves."""
+    (``ST_Intersects`` on the indexed geometries; libpysal's ``Queen.from_dataframe`` takes 0.66 s for 10,100
+    cells on a quiet machine, more under load: ``bench/explain_evaluation.py``); neighbours outside the
+    evaluated area are left out. Cells with no neighbour (islands) get only themselves."""
     scope = scope or EvaluationScope.everywhere()
     weeks = max(1, -(-period.days // 7))
     rows = session.execute(text(_WEEKLY), {
