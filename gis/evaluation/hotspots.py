@@ -173,8 +173,8 @@ def compute(session: Session, *, period: Period, scope: EvaluationScope | None =
     for index, row in enumerate(rows):
         for week, count in row.weeks:
             matrix[index, min(week, weeks - 1)] += count
-    index = {row.code: k for k, row in enumerate(rows)}
-    neighbours = {k: sorted(index[c] for c in row.neighbours if c in index) for k, row in enumerate(rows)}
+    position = {row.code: k for k, row in enumerate(rows)}
+    neighbours = {k: sorted(position[c] for c in row.neighbours if c in position) for k, row in enumerate(rows)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # islands are expected at the city's edge; they stand alone
         w = W(neighbours, ids=list(range(len(rows))))
