@@ -14,6 +14,7 @@ from api.guards import install_guard
 from api.routes import (
     auth,
     categories,
+    dashboard,
     docs,
     evaluation,
     exports,
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(tiles_router)
     app.include_router(command_map_router)
     app.include_router(basemap_router)
+    app.include_router(dashboard.router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
     def health() -> dict[str, str]:

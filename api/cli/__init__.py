@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import boundaries, city, db, evaluation, export, facilities, grid, incidents, maps, sample, serve, users
+from api.cli import (
+    boundaries,
+    city,
+    db,
+    evaluation,
+    export,
+    facilities,
+    grid,
+    incidents,
+    maps,
+    report,
+    sample,
+    serve,
+    users,
+)
 
 app = typer.Typer(
     name="wangge",
@@ -28,6 +42,7 @@ app.add_typer(maps.app, name="map")
 app.registered_commands += serve.app.registered_commands
 app.registered_commands += export.app.registered_commands
 app.add_typer(evaluation.app, name="evaluation")
+app.command("report")(report.weekly_report)
 
 
 def main() -> None:

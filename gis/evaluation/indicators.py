@@ -186,7 +186,7 @@ def _statement(by: Grouping, clock: WorkingClock) -> str:
     join, name, extra = GROUP_NAME[by]
     return f"""
 WITH cohort AS (
-    SELECT i.id, i.status, {GROUP_KEY[by]} AS code
+    SELECT i.id, i.status, i.deadline_at, {GROUP_KEY[by]} AS code
     FROM incident i
     WHERE i.reported_at >= :t_from AND i.reported_at < :as_of
       AND (CAST(:communities AS text[]) IS NULL OR i.community_code = ANY(CAST(:communities AS text[])))
@@ -201,9 +201,9 @@ steps AS (
 ),
 cases AS (
     SELECT c.id AS incident_id,
-        -- a case without events (written by an old import) stands as it stands now
+        -- a case without events (written by an old import) stands as its row says now
         coalesce((array_agg(s.to_status ORDER BY s.at DESC, s.id DESC))[1], min(c.status)) AS status,
-        coalesce(bool_or(s.action = 'register'), false) AS registered,
+        coalesce(bool_or(s.action = 'register'), min(c.status) NOT IN ('reported', {_NOT_VALID})) AS registered,
         coalesce(bool_or(s.action = 'dispatch'), false) AS dispatched,
         min(s.at) FILTER (WHERE s.action = 'dispatch') AS first_dispatch_at,
         max(s.at) FILTER (WHERE s.action = 'handle') AS last_handle_at,
@@ -211,8 +211,10 @@ cases AS (
         count(*) FILTER (WHERE s.action = 'handle') AS handles,
         count(*) FILTER (WHERE s.action = 'rework') AS reworks,
         count(*) FILTER (WHERE s.action = 'extend') AS extensions,
-        CAST((array_agg(s.data ->> 'deadline_at' ORDER BY s.at DESC, s.id DESC)
-              FILTER (WHERE s.action IN ('dispatch', 'extend', 'reopen')))[1] AS timestamptz) AS deadline_at,
+        CASE WHEN count(s.id) = 0 THEN min(c.deadline_at)
+             ELSE CAST((array_agg(s.data ->> 'deadline_at' ORDER BY s.at DESC, s.id DESC)
+                        FILTER (WHERE s.action IN ('dispatch', 'extend', 'reopen')))[1] AS timestamptz)
+        END AS deadline_at,
         count(*) FILTER (WHERE s.action = 'handle' AND (
             s.next_action IN ('verify', 'rework')
             OR (s.next_action IS NULL AND {w(':as_of')} - {w('s.at')} > :check_hours))) AS checks_due,
@@ -314,15 +316,15 @@ def evaluate(
     total_rows = [r for r in result if r["is_total"]]
     groups = [r for r in result if not r["is_total"]]
     truncated = len(groups) > limit
-    rows = [_row(r, by, scope, weights) for r in groups[:limit]]
+    rows = [_row(r, by, weights) for r in groups[:limit]]
     if by is Grouping.worker and not scope.names_people:
         rows = _depersonalised(rows)
-    total = _row(total_rows[0], by, scope, weights) if total_rows else _empty(weights)
+    total = _row(total_rows[0], by, weights) if total_rows else _empty(weights)
     total = Row(code=None, name="合计", counts=total.counts, rates=total.rates)
     return Evaluation(by=by, period=period, as_of=as_of, rows=rows, total=total, truncated=truncated)
 
 
-def _row(r: RowMapping, by: Grouping, scope: EvaluationScope, weights: Weights) -> Row:
+def _row(r: RowMapping, by: Grouping, weights: Weights) -> Row:
     values = {name: r[name] for name in _COUNT_FIELDS}
     for name in ("handling_hours_mean", "handling_hours_p90"):
         values[name] = None if values[name] is None else round(float(values[name]), 2)
@@ -346,7 +348,6 @@ def _depersonalised(rows: Sequence[Row]) -> list[Row]:
             rates=row.rates)
         for n, row in enumerate(ordered, start=1)
     ]
-
 
 
 def sql_ratio(numerator: Any, denominator: Any) -> Any:

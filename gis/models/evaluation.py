@@ -21,6 +21,11 @@ HOTSPOT_ZH = {
     "hot_99": "热点(99%)", "hot_95": "热点(95%)", "hot_90": "热点(90%)", "not_significant": "不显著",
     "cold_90": "冷点(90%)", "cold_95": "冷点(95%)", "cold_99": "冷点(99%)",
 }
+# Red (hot) to blue (cold), as maps and reports draw the classes.
+HOTSPOT_COLOURS = {
+    "hot_99": "#b2182b", "hot_95": "#ef8a62", "hot_90": "#fddbc7", "not_significant": "#f0f0f0",
+    "cold_90": "#d1e5f0", "cold_95": "#67a9cf", "cold_99": "#2166ac",
+}
 EMERGING_ZH = {
     "intensifying": "加剧热点", "persistent": "持续热点", "diminishing": "减弱热点", "emerging": "新兴热点",
     "none": "无", "no_data": "数据不足",

@@ -17,7 +17,8 @@ hours) unless said. Local times (Asia/Shanghai)::
     C6  A  Thu  9 Apr 09:00 report, 09:30 reject → not valid
     C7  A  Fri 10 Apr 09:00 report, 09:10 register → registered, no deadline yet
     C8  B  Fri 10 Apr 09:00 report, 09:10 register, 09:30 dispatch (due 11:30), 09:40 take, 11:00 handle;
-           Mon 13 Apr 10:00 verify, 10:30 close (after the period)  → as of ``to``: handled, overdue, check late
+           Mon 13 Apr 10:00 verify, 10:30 close (after the period)  → as of ``to``: handled (on time: its
+           clock stopped, so not overdue), due and not closed, check late
     C9  A  Fri 27 Mar 09:00 report … closed on 30 Mar → reported before the period: not in the cohort
     C10 A  Thu  2 Apr 09:00 report, 09:30 void → not valid
 """

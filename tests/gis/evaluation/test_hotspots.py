@@ -76,3 +76,18 @@ def test_the_cells_of_a_small_world_and_the_table_the_layer_reads(db: Session, s
     written = refresh(db, period=period, now=MONDAY + timedelta(weeks=9))
     rows = db.scalars(select(IncidentHotspot).order_by(IncidentHotspot.cell_code)).all()
     assert written == len(rows) == 6 and rows[0].incidents == 36 and rows[0].period_end == date(2026, 4, 27)
+
+
+def test_the_vectorised_mann_kendall_is_pymannkendalls_original_test() -> None:
+    import pymannkendall
+
+    from gis.evaluation.hotspots import mann_kendall
+
+    rng = np.random.default_rng(13)
+    counts = np.vstack([rng.poisson(3, size=(60, 26)), np.arange(26)[None, :] // 3 + rng.poisson(1, size=(20, 26)),
+                        np.full((1, 26), 4)])
+    ours = mann_kendall(counts)
+    for row, mine in zip(counts, ours, strict=True):
+        reference = pymannkendall.original_test(row.astype(float), alpha=0.05)
+        assert mine.trend == reference.trend
+        assert mine.tau == pytest.approx(reference.Tau) and mine.p == pytest.approx(reference.p, abs=1e-9)
