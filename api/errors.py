@@ -3,6 +3,10 @@
 Every error body is JSON with ``detail`` (for a person) and ``code`` (the error class, for a program):
 ``{"detail": "no incident 42", "code": "NotFound"}``. Validation failures keep FastAPI's shape — a list
 of ``{"loc", "msg", "type"}`` under ``detail`` — plus ``"code": "RequestValidationError"``.
+
+Every body also carries ``messages`` (``{"zh-CN": …, "en": …}``, from ``api.messages``) and ``message``, the
+one of them ``Accept-Language`` asks for; a domain error's ``detail`` is that message too. English is the
+default, so a client that sends no ``Accept-Language`` reads what it always read.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.messages import Lang, messages, preferred_language
 from gis.errors import (
     Conflict,
     Forbidden,
@@ -55,10 +60,13 @@ def status_for(error: WanggeError) -> int:
     return next(STATUS[cls] for cls in type(error).__mro__ if cls in STATUS)
 
 
-def error_body(error: WanggeError) -> dict[str, Any]:
+def error_body(error: WanggeError, lang: Lang = "en") -> dict[str, Any]:
     body: dict[str, Any] = {"detail": str(error), "code": type(error).__name__}
     if isinstance(error, ValidationFailed):
         body["detail"] = f"{error.what}: {len(error.errors)} error(s), nothing was written"
+    body["messages"] = messages([cls.__name__ for cls in type(error).__mro__], body["detail"])
+    body["detail"] = body["message"] = body["messages"][lang]
+    if isinstance(error, ValidationFailed):
         body["problems"] = [
             {"severity": p.severity, "feature": p.feature, "message": p.message, "fix": p.fix}
             for p in error.problems
@@ -68,15 +76,26 @@ def error_body(error: WanggeError) -> dict[str, Any]:
 
 async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WanggeError)
-    headers = next((HEADERS[cls] for cls in type(exc).__mro__ if cls in HEADERS), None)
-    return JSONResponse(error_body(exc), status_code=status_for(exc), headers=headers)
+    headers = next((HEADERS[cls] for cls in type(exc).__mro__ if cls in HEADERS), {})
+    lang = preferred_language(request.headers.get("accept-language"))
+    return JSONResponse(error_body(exc, lang), status_code=status_for(exc), headers={**headers, **_language(lang)})
+
+
+def _language(lang: Lang) -> dict[str, str]:
+    return {"Content-Language": lang, "Vary": "Accept-Language"}
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    errors = _json_safe(jsonable_encoder(_json_safe(exc.errors())))  # inner: bytes and NaN jsonable_encoder cannot take
+    lang = preferred_language(request.headers.get("accept-language"))
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    english = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors[:5])
+    texts = messages(["RequestValidationError"], english, ".".join(where) or None)
     return JSONResponse(
-        {"detail": _json_safe(jsonable_encoder(_json_safe(exc.errors()))), "code": "RequestValidationError"},
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        {"detail": errors, "code": "RequestValidationError", "message": texts[lang], "messages": texts},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, headers=_language(lang),
     )
 
 
@@ -104,8 +123,11 @@ _log = logging.getLogger("wangge.api")
 
 async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
     _log.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": DATABASE_UNAVAILABLE, "code": "DatabaseUnavailable"},
-                        status_code=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_S)})
+    lang = preferred_language(request.headers.get("accept-language"))
+    texts = messages(["DatabaseUnavailable"], DATABASE_UNAVAILABLE)
+    return JSONResponse({"detail": texts[lang], "code": "DatabaseUnavailable", "message": texts[lang],
+                         "messages": texts}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(RETRY_AFTER_S), **_language(lang)})
 
 
 # A value the database refused (a NUL in text, a number beyond its column) that no check caught first: every
@@ -116,8 +138,10 @@ VALUE_NOT_STORABLE = "a value cannot be stored (a NUL character, or a number bey
 
 async def data_error_handler(request: Request, exc: Exception) -> JSONResponse:
     _log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": VALUE_NOT_STORABLE, "code": "ValueNotStorable"},
-                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    lang = preferred_language(request.headers.get("accept-language"))
+    texts = messages(["ValueNotStorable"], VALUE_NOT_STORABLE)
+    return JSONResponse({"detail": texts[lang], "code": "ValueNotStorable", "message": texts[lang],
+                         "messages": texts}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, headers=_language(lang))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -64,7 +64,7 @@ class FieldTable(MacroElement):
         kind: Literal["tooltip", "popup"] = "tooltip",
         sticky: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's elements are untyped
         self._name = "FieldTable"
         if aliases is not None and len(aliases) != len(fields):
             raise ValueError(f"FieldTable: {len(fields)} fields but {len(aliases)} aliases; give one alias per field")

@@ -4,7 +4,7 @@ incident by tapping the map.
 The page is a Folium map with no data inlined: ``WorkerApp`` adds the page's controls (log-in form, top
 bar, legend, report sheet) and starts ``/static/worker.js``, which logs in against the API and fetches
 the layers and incidents of the current view as the worker pans (inlining a city of cells would stall a
-phone; see PERFORMANCE.md). Every user text reaches the screen through ``textContent``.
+phone). Every user text reaches the screen through ``textContent``.
 
 Coordinates: ``center`` is ``(lon, lat)`` in WGS84 like everything else in Wangge (Folium's own
 ``location`` is ``(lat, lon)``; this module does the swap).
@@ -12,7 +12,7 @@ Coordinates: ``center`` is ``(lon, lat)`` in WGS84 like everything else in Wangg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,8 +20,11 @@ import folium
 from branca.element import MacroElement
 from jinja2 import Template
 
+from gis.layers import Layer, registry
 from gis.models.incidents import FINAL_STATUSES, Status
+from gis.settings import Settings
 from maps.assets import DEFAULT_STATIC_URL, local_map
+from maps.vendor import HTMX_JS, IDB_KEYVAL_JS
 
 TITLE = "网格巡查"
 OPEN_STATUSES = tuple(s.value for s in Status if s not in FINAL_STATUSES)
@@ -39,14 +42,37 @@ class LayerView:
     fill_opacity: float
 
 
-# Boundaries are few and always drawn; cells and compounds only once the view is small enough for them
-# to be readable (a 100 m cell is ~24 px wide at zoom 15 in Jishou).
-DEFAULT_LAYERS: tuple[LayerView, ...] = (
-    LayerView("subdistricts", 9, 200, "#5b2c83", 2.5, 0.0),
-    LayerView("communities", 9, 500, "#2c7fb8", 1.5, 0.0),
-    LayerView("compounds", 16, 500, "#8c6d31", 1.0, 0.12),
-    LayerView("grid_cells", 15, 1000, "#7a7a7a", 0.6, 0.0),
-)
+# From which zoom on, and how many features at most, the page draws a layer of the registry. Boundaries are
+# few and always drawn; cells and compounds only once the view is small enough for them to be readable (a
+# 100 m cell is ~24 px wide at zoom 15 in Jishou). A reference layer added to the registry and not named here
+# is drawn from zoom 15 on.
+ZOOMS: Mapping[str, tuple[int, int]] = {
+    "subdistricts": (9, 200), "communities": (9, 500), "compounds": (16, 500), "grid_cells": (15, 1000),
+}
+DEFAULT_ZOOM = (15, 500)
+
+
+def is_reference(layer: Layer) -> bool:
+    """A layer the worker patrols by: polygons that are not a statistic (a choropleth) — boundaries,
+    compounds, cells. Incidents have their own layer on the page; facilities are the unit managers'."""
+    return layer.geometry_type in ("Polygon", "MultiPolygon") and layer.style.choropleth is None
+
+
+def layer_views(layers: Mapping[str, Layer]) -> tuple[LayerView, ...]:
+    """The page's layers, in the registry's order, drawn in each layer's own default style."""
+    views = []
+    for layer in layers.values():
+        if not is_reference(layer):
+            continue
+        min_zoom, limit = ZOOMS.get(layer.id, DEFAULT_ZOOM)
+        style = layer.style
+        # Outlines only: a filled polygon would hide the cells and incidents under it on a small screen.
+        views.append(LayerView(layer.id, min_zoom, limit, style.color, style.weight, min(style.fill_opacity, 0.12)))
+    return tuple(views)
+
+
+def _default_layers() -> tuple[LayerView, ...]:
+    return layer_views(registry(Settings()))
 
 
 @dataclass(frozen=True)
@@ -54,7 +80,9 @@ class WorkerConfig:
     """What ``worker.js`` is started with (serialised to JSON into the page)."""
 
     api: str = "/api/v1"
-    layers: tuple[LayerView, ...] = DEFAULT_LAYERS
+    layers: tuple[LayerView, ...] = field(default_factory=_default_layers)
+    # One source for status names on the page and in the API (``status_label``): ``Status.label_zh``.
+    status_labels: dict[str, str] = field(default_factory=lambda: {s.value: s.label_zh for s in Status})
     # "Open" is every status whose case still needs work; the page asks for them by name.
     open_statuses: tuple[str, ...] = OPEN_STATUSES
     incident_limit: int = 500
@@ -82,6 +110,10 @@ class WorkerApp(MacroElement):
         """
         {% macro header(this, kwargs) %}
         <link rel="stylesheet" href="{{ this.static_url }}/worker.css"/>
+        <link rel="stylesheet" href="{{ this.static_url }}/pages.css"/>
+        <script src="{{ this.htmx_url }}"></script>
+        <script src="{{ this.idb_url }}"></script>
+        <script src="{{ this.static_url }}/pages.js"></script>
         <script src="{{ this.static_url }}/worker.js"></script>
         {% endmacro %}
 
@@ -89,6 +121,7 @@ class WorkerApp(MacroElement):
         <header class="wg-bar" id="wg-bar">
           <span class="wg-title">{{ this.title | e }}</span>
           <span class="wg-user" id="wg-user"></span>
+          <button type="button" class="wg-link" id="wg-work-open" hidden>我的工作</button>
           <button type="button" class="wg-link" id="wg-mine" hidden>我的网格</button>
           <button type="button" class="wg-link" id="wg-logout" hidden>退出</button>
         </header>
@@ -99,6 +132,13 @@ class WorkerApp(MacroElement):
           <span><i class="wg-dot wg-dot-overdue"></i>已逾期</span>
           <span class="wg-hint" id="wg-hint">点击地图上报问题</span>
         </div>
+
+        <section class="wg-work" id="wg-work" hidden aria-label="我的工作">
+          <div class="wg-work-head"><h2>我的工作</h2>
+            <button type="button" class="wg-secondary" id="wg-work-close">收起</button></div>
+          <div id="wg-case" class="wg-casebox"></div>
+          <div id="wg-work-list" hx-get="/app/work" hx-trigger="wg-work from:body, wg-changed from:body"></div>
+        </section>
 
         <div class="wg-overlay" id="wg-login" hidden>
           <form class="wg-card" id="wg-login-form" autocomplete="on">
@@ -125,6 +165,10 @@ class WorkerApp(MacroElement):
               <span class="wg-file-row"><span class="wg-file-button">拍照或选择照片</span>
                 <span class="wg-file-name" id="wg-photo-name">未选择照片</span></span>
             </label>
+            <div class="wg-nearby" id="wg-nearby" hidden>
+              <p class="wg-muted" id="wg-nearby-title"></p>
+              <ul id="wg-nearby-list"></ul>
+            </div>
             <p class="wg-error" id="wg-report-error" role="alert"></p>
             <div class="wg-actions">
               <button type="button" class="wg-secondary" id="wg-report-cancel">取消</button>
@@ -141,10 +185,12 @@ class WorkerApp(MacroElement):
     )
 
     def __init__(self, config: WorkerConfig, *, static_url: str = DEFAULT_STATIC_URL, title: str = TITLE) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's elements are untyped
         self._name = "WorkerApp"
         self.config = config.as_json()
         self.static_url = static_url.rstrip("/")
+        self.htmx_url = HTMX_JS.url(self.static_url)
+        self.idb_url = IDB_KEYVAL_JS.url(self.static_url)
         self.title = title
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -26,12 +27,19 @@ def add_user(
     username: Annotated[str, typer.Argument(help="Log-in name: a–z, 0–9, '_', '.', '-'.")],
     role: Annotated[Role, typer.Option(help="What the user does; decides what they may do.")],
     team: Annotated[str | None, typer.Option(help="Team name (officers must have one).")] = None,
-    password: Annotated[str | None, typer.Option(help="Password (≥ 8 characters); none means API keys only.")] = None,
+    ask_password: Annotated[bool, typer.Option(
+        "--password", help="Ask for a password (≥ 8 characters), hidden, twice; without: API keys only.")] = False,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from the first line of standard input (for scripts).")] = False,
     display_name: Annotated[str | None, typer.Option(help="Name shown in the app (default: the username).")] = None,
     phone: Annotated[str | None, typer.Option(help="Contact phone.")] = None,
     community: Annotated[str | None, typer.Option(help="12-digit code of the user's community.")] = None,
 ) -> None:
-    """Add a user."""
+    """Add a user.
+
+    The password is never an argument: a command line is seen by every user of the machine (``ps``) and kept
+    in shell history. ``--password`` asks for it; ``--password-stdin`` reads it from a pipe."""
+    password = _password(ask_password, password_stdin)
     with runtime(ctx).transaction() as session:
         user = people.create_user(
             session,
@@ -46,6 +54,19 @@ def add_user(
     console.print(f"added user [bold]{user.username}[/] ({user.role})")
     if password is None:
         console.print("no password: the user can only use API keys (`wangge keys create`)")
+
+
+def _password(ask: bool, from_stdin: bool) -> str | None:
+    if ask and from_stdin:
+        raise typer.BadParameter("give --password or --password-stdin, not both")
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise typer.BadParameter("--password-stdin: standard input held no password")
+        return line
+    if ask:
+        return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
+    return None
 
 
 @app.command("list")

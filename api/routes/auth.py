@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CurrentUser, SessionDep, TokenConfigDep, forbid_extra_query
 from api.throttle import LoginThrottle
@@ -43,12 +43,54 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=users.MIN_PASSWORD_LENGTH)
 
 
-@router.post("/auth/token", operation_id="auth_token", summary="Log in: trade a username and password for a token")
+class LoginBody(BaseModel):
+    """A log-in, as an OAuth2 password form (``grant_type=password&username=…&password=…``) or as JSON."""
+
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+    grant_type: Literal["password"] | None = None
+
+
+_FORM = "application/x-www-form-urlencoded"
+_LOGIN_BODY: dict[str, object] = {
+    "required": True,
+    "content": {
+        _FORM: {"schema": LoginBody.model_json_schema()},
+        "application/json": {"schema": LoginBody.model_json_schema()},
+    },
+}
+
+
+async def login_body(request: Request) -> LoginBody:
+    """The credentials of a log-in, from JSON when the request says it is JSON, else from the form.
+
+    OAuth2 clients (Swagger UI's "Authorize") send the form; scripts and pages often send JSON, which
+    FastAPI's ``OAuth2PasswordRequestForm`` answered with a bare 422. Both go through one model, so a
+    missing field is the same 422 naming ``body.password`` either way."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/json" or kind.endswith("+json"):
+        try:
+            raw: object = await request.json()
+        except ValueError:
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error",
+                                           "input": None}]) from None
+    else:
+        raw = dict((await request.form()).items())
+    try:
+        return LoginBody.model_validate(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+        ) from None
+
+
+@router.post("/auth/token", operation_id="auth_token", summary="Log in: trade a username and password for a token",
+             openapi_extra={"requestBody": _LOGIN_BODY})
 def login(
     request: Request,
     session: SessionDep,
     config: TokenConfigDep,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginBody, Depends(login_body)],
 ) -> TokenRead:
     throttle = login_throttle(request)
     account, address = form.username.strip().lower(), request.client.host if request.client else None

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import BBoxDep, CurrentUser, IdQuery, IncidentRef, PageDep, SessionDep, forbid_extra_query
+from api.deps import BBoxDep, CurrentUser, IdQuery, IncidentRef, PageDep, SessionDep, SettingsDep, forbid_extra_query
 from api.routes import incident_files
 from api.routes.incident_views import (
     GEOJSON,
@@ -35,6 +35,7 @@ from api.schemas.incidents import (
     EventRead,
     IncidentList,
     IncidentRead,
+    IncidentSummary,
     IncidentTransition,
     MarkDuplicate,
 )
@@ -179,6 +180,22 @@ def list_overdue(
                  fmt=format)
 
 
+@router.get("/nearby", operation_id="nearby_incidents",
+            summary="Open cases of one category within the duplicate radius of a point: shown before reporting")
+def nearby(
+    session: SessionDep, user: CurrentUser, settings: SettingsDep,
+    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS84")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS84")],
+    category: Annotated[str, Query(pattern=r"^[0-9]{5}$", description="5-digit category code")],
+) -> list[IncidentSummary]:
+    """Nearest first, at most 50, each with its distance in metres; the same rule as the duplicates a report
+    answers with (``settings.duplicate_radius_m``). Summaries only: no text, no reporter."""
+    permissions.require(user, Action.incident_create)
+    found = incidents.open_cases_near(session, lon=lon, lat=lat, category_code=category,
+                                      radius_m=settings.duplicate_radius_m)
+    return [summary(case, distance_m=round(metres, 1)) for case, metres in found]
+
+
 # -- one incident ---------------------------------------------------------------------------------------------
 @router.get("/{ref}", operation_id="get_incident", summary="One incident by id or public id (JS-2026-000123)",
             response_model=IncidentRead, responses={304: {"description": "Not modified (If-None-Match)"}})
@@ -255,10 +272,11 @@ def duplicates(ref: IncidentRef, session: SessionDep, user: CurrentUser) -> Dupl
     incident, full = visible_incident(session, user, ref)
     if not full:
         raise Forbidden(f"role {user.role} may not read duplicates (reporters' texts) of incidents")
+    nearby = incidents.duplicates_with_distance(session, incident)
     merged = session.scalars(select(Incident).where(Incident.duplicate_of == incident.id)
                              .order_by(Incident.id.desc()).limit(MAX_MERGED_SHOWN)).all()
     total = session.scalar(select(func.count()).where(Incident.duplicate_of == incident.id)) or 0
-    return DuplicatesRead(possible=[summary(i) for i in incidents.find_duplicates(session, incident)],
+    return DuplicatesRead(possible=[summary(i, distance_m=round(metres, 1)) for i, metres in nearby],
                           merged=[summary(i) for i in merged], merged_total=total)
 
 

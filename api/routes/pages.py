@@ -1,28 +1,40 @@
-"""Web pages: the grid worker's map at ``/``, and the static files (vendored Leaflet, worker.js/css) it loads.
+"""Web pages: the grid worker's map at ``/``, the officer's queue at ``/officer``, the supervision centre's desk at
+``/desk``, and the static files (vendored Leaflet and htmx, worker.js/css, pages.js/css) they load.
 
-The page itself carries no data and needs no log-in to load: it opens on the middle of the loaded
-communities and asks the API (with the worker's token) for everything else.
+A page itself carries no data and needs no log-in to load: it opens on the middle of the loaded communities
+and asks, with the user's token, the API (the worker's map) or the page parts (``api.routes.page_parts``,
+server-rendered HTML that htmx swaps in) for everything else. After log-in each role lands on its own page
+(``HOMES``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep
-from gis.models import AdminArea, AdminLevel
+from api.deps import LayersDep, SessionDep, SettingsDep
+from api.routes.page_parts import page_templates
+from gis.models import AdminArea, AdminLevel, Role, Status, Team
+from gis.settings import Settings
 from maps.assets import render
-from maps.worker import build_worker_map
+from maps.worker import WorkerConfig, build_worker_map, layer_views
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 STATIC_URL = "/static"
 # Where the page opens when no community is loaded yet: central Jishou (乾州/镇溪), lon, lat.
 JISHOU_CENTER = (109.7078, 28.2805)
+
+# Where each role opens after log-in. Planners read the maps and exports; facility roles have the API for now.
+HOMES: dict[str, str] = {
+    Role.grid_worker: "/", Role.officer: "/officer", Role.supervisor: "/desk", Role.admin: "/desk",
+    Role.planner: "/", Role.unit_manager: "/", Role.community_staff: "/",
+}
 
 router = APIRouter(tags=["pages"])
 # Vendored Leaflet under /static/vendor/, the page's own worker.js/css at /static/.
@@ -44,9 +56,41 @@ def _communities_center(session: Session) -> tuple[float, float] | None:
 
 
 @router.get("/", response_class=HTMLResponse, operation_id="worker_page", summary="The grid worker's map page")
-def worker_page(session: SessionDep) -> HTMLResponse:
+def worker_page(session: SessionDep, layers: LayersDep) -> HTMLResponse:
     center = _communities_center(session) or JISHOU_CENTER
-    html = render(build_worker_map(center=center, zoom=14, static_url=STATIC_URL))
+    config = WorkerConfig(layers=layer_views(layers), extra={"homes": HOMES})
+    html = render(build_worker_map(center=center, zoom=14, config=config, static_url=STATIC_URL))
     # The page is the same for everyone, but a deploy changes it: let the phone revalidate each time.
     return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
+
+
+def _role_page(session: Session, settings: Settings, template: str, *, page: str, title: str, roles: list[Role],
+               **context: Any) -> HTMLResponse:
+    center = _communities_center(session) or JISHOU_CENTER
+    html = page_templates.get_template(template).render(
+        page=page, title=title, roles=[str(r) for r in roles], site_title=settings.site_title, static=STATIC_URL,
+        config={"api": "/api/v1", "center": center, "homes": HOMES}, **context)
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/officer", response_class=HTMLResponse, operation_id="officer_page",
+            summary="The officer's page: the team's queue by deadline beside a map of its jurisdiction")
+def officer_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _role_page(session, settings, "officer.html", page="officer", title="执法队任务",
+                      roles=[Role.officer, Role.admin])
+
+
+@router.get("/desk", response_class=HTMLResponse, operation_id="desk_page",
+            summary="The supervision centre's case desk: a filtered, paged list beside the map, the overdue board")
+def desk_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    teams = session.scalars(select(Team).order_by(Team.name)).all()
+    return _role_page(session, settings, "desk.html", page="desk", title="监督指挥中心",
+                      roles=[Role.supervisor, Role.admin], teams=teams,
+                      statuses=[(s.value, s.label_zh) for s in Status])
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    """No icon, said without an error: browsers ask on every page, and a 404 is a console error on each."""
+    return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})

@@ -12,11 +12,8 @@
 (function () {
   "use strict";
 
-  var STATUS_ZH = {
-    reported: "已上报", registered: "已立案", rejected: "不予立案", dispatched: "已派遣",
-    in_progress: "处置中", handled: "已处置", verified: "核查通过", closed: "已结案",
-    shelved: "挂账", void: "已作废", duplicate: "重复"
-  };
+  // Status names come with the page's config (Status.label_zh, the API's status_label): one source.
+  var STATUS_ZH = {};
   var TIME_FORMAT = {
     timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
     hour12: false
@@ -38,12 +35,9 @@
     return date.toLocaleString("zh-CN", TIME_FORMAT);
   }
 
-  /* A readable message from an error body: FastAPI's {detail: "..."} or {detail: [{msg}, ...]}. */
+  /* The Chinese message of an error body (api.errors: messages["zh-CN"]); never the server's English. */
   function detailText(body, fallback) {
-    if (body && typeof body.detail === "string") return body.detail;
-    if (body && Array.isArray(body.detail)) {
-      return body.detail.map(function (e) { return e && e.msg ? e.msg : JSON.stringify(e); }).join("；");
-    }
+    if (body && body.messages && typeof body.messages["zh-CN"] === "string") return body.messages["zh-CN"];
     return fallback;
   }
 
@@ -82,6 +76,7 @@
   Page.prototype.request = async function (path, options) {
     options = options || {};
     var headers = options.headers || {};
+    headers["Accept-Language"] = "zh-CN";
     if (this.session) headers["Authorization"] = "Bearer " + this.session.token;
     var response;
     try {
@@ -157,6 +152,8 @@
     $("wg-user").textContent = "";
     $("wg-logout").hidden = true;
     $("wg-mine").hidden = true;
+    $("wg-work-open").hidden = true;
+    $("wg-work").hidden = true;
     this.closeReport();
     var self = this;
     Object.keys(this.layers).forEach(function (id) { self.layers[id].clearLayers(); });
@@ -177,11 +174,15 @@
       this.categories = [];
       this.status("问题类别加载失败：" + e.message, "error");
     }
+    var home = (this.config.homes || {})[this.me.role];
+    if (home && home !== "/" && window.location.pathname === "/") { window.location.replace(home); return; }
     this.ownCells = new Set(this.me.cells || []);
     $("wg-user").textContent = this.me.display_name || this.me.username;
     $("wg-logout").hidden = false;
     $("wg-mine").hidden = this.ownCells.size === 0;
+    $("wg-work-open").hidden = false;
     this.fillCategories("");
+    this.flushOutbox();
     var view = this.load(".view");
     if (view && !fresh) this.map.setView([view.lat, view.lon], view.zoom);
     else if (this.ownCells.size) await this.showMine();
@@ -274,6 +275,10 @@
 
   Page.prototype.refreshNow = async function () {
     if (!this.me) return;
+    // An open popup belongs to a marker of the incident layer, which a reload replaces: opening a popup pans
+    // the map into view (moveend), and reloading then closed it ~0.5 s after it opened on a phone. While a
+    // popup is open the view is not reloaded; closing it reloads what the view then shows.
+    if (this.popupOpen) { this.reloadAfterPopup = true; return; }
     var self = this;
     var zoom = this.map.getZoom();
     var bbox = this.bboxParam();
@@ -397,6 +402,7 @@
       "位置：北纬 " + latlng.lat.toFixed(5) + "°，东经 " + latlng.lng.toFixed(5) + "°";
     $("wg-report-error").textContent = "";
     $("wg-report").hidden = false;
+    this.checkNearby();
     // Keep the tapped point in sight: move it to the middle of the map left above the sheet.
     var top = 48;
     var bottom = $("wg-report").getBoundingClientRect().top;
@@ -435,9 +441,13 @@
       request.body = JSON.stringify(fields);
     }
     var created;
+    var queued = { key: this.reportKey, fields: fields, photo: file || null, at: Date.now() };
+    if (window.navigator.onLine === false) { await this.queueReport(queued, form); button.disabled = false; return; }
     try {
       created = await this.request("/incidents", request);
     } catch (e) {
+      // No answer at all (no signal): the report waits on the phone and goes when the network is back.
+      if (e.status === 0) { await this.queueReport(queued, form); button.disabled = false; return; }
       $("wg-report-error").textContent = e.message || "上报失败";
       button.disabled = false;
       return;
@@ -457,6 +467,122 @@
     this.refresh(true);
   };
 
+  /* -- the offline queue ---------------------------------------------------------------------------- */
+  /* Reports made without signal wait in IndexedDB (idb-keyval; photos as Blobs) under their Idempotency-Key
+   * and are sent when the phone is online again. A retry sends the same key, so a report whose first try
+   * reached the server but lost its answer never makes a second case. */
+  var OUTBOX = "wangge.outbox:";
+
+  Page.prototype.queueReport = async function (item, form) {
+    try {
+      await window.idbKeyval.set(OUTBOX + item.key, item);
+    } catch (e) {
+      $("wg-report-error").textContent = "网络不可用，且无法在手机上保存，请稍后重试";
+      return;
+    }
+    form.reset();
+    $("wg-photo-name").textContent = "未选择照片";
+    this.closeReport();
+    var waiting = (await this.outboxKeys()).length;
+    this.status("网络不可用，已保存在手机上，恢复网络后自动上报（待发送 " + waiting + " 条）", "warn", 10);
+  };
+
+  Page.prototype.outboxKeys = async function () {
+    try {
+      var keys = await window.idbKeyval.keys();
+      return keys.filter(function (k) { return String(k).indexOf(OUTBOX) === 0; }).sort();
+    } catch (e) { return []; }
+  };
+
+  Page.prototype.flushOutbox = async function () {
+    if (this.flushing || !this.me) return;
+    this.flushing = true;
+    var sent = 0;
+    var refused = [];
+    try {
+      var keys = await this.outboxKeys();
+      for (var i = 0; i < keys.length; i++) {
+        var item = await window.idbKeyval.get(keys[i]);
+        if (!item) continue;
+        var request = { method: "POST", headers: { "Idempotency-Key": item.key } };
+        if (item.photo) {
+          var data = new FormData();
+          Object.keys(item.fields).forEach(function (name) { data.append(name, String(item.fields[name])); });
+          data.append("photos", item.photo, item.photo.name || "photo.jpg");
+          request.body = data;
+        } else {
+          request.headers["Content-Type"] = "application/json";
+          request.body = JSON.stringify(item.fields);
+        }
+        try {
+          await this.request("/incidents", request);
+          sent += 1;
+        } catch (e) {
+          if (e.status === 0 || e.status >= 500 || e.status === 401) break; // try again later
+          refused.push(e.message); // the server said no: keeping it would fail forever
+        }
+        await window.idbKeyval.del(keys[i]);
+      }
+    } finally {
+      this.flushing = false;
+    }
+    if (refused.length) this.status("有 " + refused.length + " 条离线上报未被接受：" + refused[0], "error", 12);
+    else if (sent) this.status("网络已恢复，已补报 " + sent + " 条问题", "ok", 10);
+    if (sent) this.refresh(true);
+  };
+
+  /* -- duplicates before sending ---------------------------------------------------------------------- */
+  Page.prototype.checkNearby = async function () {
+    var box = $("wg-nearby");
+    var category = $("wg-category").value;
+    box.hidden = true;
+    $("wg-nearby-list").textContent = "";
+    if (!category || !this.reportAt || window.navigator.onLine === false) return;
+    var at = this.reportAt;
+    var asked = category + "@" + at.lat + "," + at.lng;
+    this.nearbyAsked = asked;
+    var found;
+    try {
+      found = await this.request("/incidents/nearby?lon=" + at.lng.toFixed(7) + "&lat=" + at.lat.toFixed(7) +
+        "&category=" + encodeURIComponent(category));
+    } catch (e) { return; } // the check helps; the report still goes without it
+    if (this.nearbyAsked !== asked || !found || !found.length) return;
+    var self = this;
+    $("wg-nearby-title").textContent = "附近已有 " + found.length + " 条同类问题未办结，是否为同一问题？";
+    found.slice(0, 5).forEach(function (c) {
+      var li = el("li", "wg-nearby-item");
+      li.appendChild(el("span", "", c.public_id + " · " + (STATUS_ZH[c.status] || c.status) + " · " +
+        Math.round(c.distance_m) + " 米"));
+      var same = el("button", "wg-secondary wg-same", "同一案件");
+      same.type = "button";
+      same.addEventListener("click", function () { self.joinCase(c); });
+      li.appendChild(same);
+      $("wg-nearby-list").appendChild(li);
+    });
+    box.hidden = false;
+  };
+
+  /* "Same case": no new case; the photo taken (if any) joins the existing one as a before-photo. */
+  Page.prototype.joinCase = async function (existing) {
+    var form = $("wg-report-form");
+    var file = form.elements.photo.files && form.elements.photo.files[0];
+    try {
+      if (file) {
+        var data = new FormData();
+        data.append("kind", "before");
+        data.append("photos", file);
+        await this.request("/incidents/" + existing.id + "/photos", { method: "POST", body: data });
+      }
+    } catch (e) {
+      $("wg-report-error").textContent = e.message;
+      return;
+    }
+    form.reset();
+    $("wg-photo-name").textContent = "未选择照片";
+    this.closeReport();
+    this.status("已确认为同一案件 " + existing.public_id + (file ? "，照片已补充" : "") + "，未重复上报", "ok", 10);
+  };
+
   /* -- wiring -------------------------------------------------------------------------------------- */
   Page.prototype.wire = function () {
     var self = this;
@@ -470,20 +596,36 @@
       self.refresh();
     });
     map.on("click", function (e) { self.openReport(e.latlng); });
+    map.on("popupopen", function () { self.popupOpen = true; });
+    map.on("popupclose", function () {
+      self.popupOpen = false;
+      if (self.reloadAfterPopup) { self.reloadAfterPopup = false; self.refresh(); }
+    });
     $("wg-login-form").addEventListener("submit", function (e) { e.preventDefault(); self.login(e.target); });
     $("wg-report-form").addEventListener("submit", function (e) { e.preventDefault(); self.submitReport(e.target); });
     $("wg-report-cancel").addEventListener("click", function () { self.closeReport(); });
     $("wg-category-filter").addEventListener("input", function (e) { self.fillCategories(e.target.value); });
+    $("wg-category").addEventListener("change", function () { self.checkNearby(); });
+    window.addEventListener("online", function () { self.flushOutbox(); });
     $("wg-report-form").elements.photo.addEventListener("change", function (e) {
       var file = e.target.files && e.target.files[0];
       $("wg-photo-name").textContent = file ? file.name : "未选择照片";
     });
     $("wg-logout").addEventListener("click", function () { self.logout(""); });
     $("wg-mine").addEventListener("click", function () { self.showMine(); });
+    // 我的工作: server-rendered lists (api/routes/page_parts.py) that htmx loads with the worker's token.
+    $("wg-work-open").addEventListener("click", function () {
+      self.closeReport();
+      $("wg-work").hidden = false;
+      htmx.trigger(document.body, "wg-work");
+    });
+    $("wg-work-close").addEventListener("click", function () { $("wg-work").hidden = true; });
+    document.body.addEventListener("wg-changed", function () { self.refresh(true); });
     $("wg-status").addEventListener("click", function (e) { e.currentTarget.hidden = true; });
   };
 
   function start(map, config) {
+    STATUS_ZH = config.status_labels || {};
     var worker = new Page(map, config);
     worker.makeLayers();
     worker.wire();

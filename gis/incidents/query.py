@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 from gis.incidents.workflow import overdue_clause
-from gis.layers.base import BBox, check_bbox
 from gis.models import Incident, Status
+from gis.spatial.bbox import BBox, check_bbox
 
 MAX_LIMIT = 10_000
 SORTS: dict[str, Any] = {"reported_at": Incident.reported_at, "updated_at": Incident.updated_at, "id": Incident.id}
@@ -229,7 +229,8 @@ def _after(cursor: str, key: str, descending: bool, bind: _Binder) -> ColumnElem
     column = SORTS[key]
     if key == "id":
         after_id = bind("after_id", last_id, Integer)
-        return column < after_id if descending else column > after_id
+        moved: ColumnElement[bool] = column < after_id if descending else column > after_id
+        return moved
     bound = datetime.fromisoformat(value) if isinstance(value, str) else value
     pair = tuple_(column, Incident.id)
     after = tuple_(bind("after_key", bound, MOMENT), bind("after_id", last_id, Integer))

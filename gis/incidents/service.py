@@ -12,17 +12,17 @@ years, so ``JS-2027-000124`` may follow ``JS-2026-000123``.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import cast, func, select, text
+from sqlalchemy import ColumnElement, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
@@ -47,7 +47,7 @@ from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.models.limits import INT4_MAX
 from gis.people.permissions import Action, require
 from gis.settings import get_settings
-from gis.spatial.crs import InputDatum
+from gis.spatial.crs import InputDatum, degrees_for_metres
 
 MAX_ADDRESS = 200
 MAX_IDEMPOTENCY_KEY = 128
@@ -56,7 +56,6 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 EARLIEST_REPORT = datetime(2000, 1, 1, tzinfo=UTC)
 """No case is older: digital city management (数字城管) began in 2004, and a year-1 date is a client's zero value
 (its public id would read JS-1-…)."""
-_METRES_PER_DEGREE = 111_320.0
 
 
 def public_id(incident_id: int, reported_at: datetime, prefix: str | None = None) -> str:
@@ -253,36 +252,57 @@ geocoded to one centroid can put 150,000 open cases on one point; listing them a
 26 MB in 15-40 s."""
 
 
-def find_duplicates(session: Session, incident: Incident, *, radius_m: float | None = None,
-                    limit: int = MAX_DUPLICATES) -> list[Incident]:
-    """The ``limit`` nearest open cases (not final) of the same category within ``radius_m`` metres of
-    ``incident``, nearest first, the case itself and its own merged duplicates excluded. ``radius_m``: the
-    settings' by default.
+def find_duplicates(session: Session, incident: Incident, *, radius_m: float | None = None) -> list[Incident]:
+    """The :data:`MAX_DUPLICATES` nearest open cases (not final) of the same category within ``radius_m``
+    metres of ``incident``, nearest first, the case itself and its own merged duplicates excluded.
+    ``radius_m``: the settings' by default."""
+    return [case for case, _ in duplicates_with_distance(session, incident, radius_m=radius_m)]
 
-    The location index walks the cases nearest first (``<->``) and stops after ``limit`` matches, so the cost
-    does not grow with the number of cases at the point; the few found are then ordered by metres."""
+
+def duplicates_with_distance(
+    session: Session, incident: Incident, *, radius_m: float | None = None
+) -> list[tuple[Incident, float]]:
+    """:func:`find_duplicates` with each case's distance from ``incident`` in metres (on the ellipsoid)."""
+    point = select(Incident.location).where(Incident.id == incident.id).scalar_subquery()
+    lat = session.scalar(select(func.ST_Y(point))) or 0.0
+    return _open_cases_near(session, point, lat, incident.category_code, radius_m, exclude_id=incident.id)
+
+
+def open_cases_near(
+    session: Session, *, lon: float, lat: float, category_code: str, radius_m: float | None = None
+) -> list[tuple[Incident, float]]:
+    """Open cases of ``category_code`` within ``radius_m`` metres of a WGS84 point, nearest first, with
+    their distance in metres: what a grid worker is shown *before* sending a report (the same rule as
+    :func:`find_duplicates`, which the server applies after)."""
+    point = func.ST_SetSRID(func.ST_MakePoint(literal(lon), literal(lat)), SRID)
+    return _open_cases_near(session, point, lat, category_code, radius_m, exclude_id=None)
+
+
+def _open_cases_near(
+    session: Session, point: ColumnElement[Any], lat: float, category_code: str, radius_m: float | None, *,
+    exclude_id: int | None,
+) -> list[tuple[Incident, float]]:
     radius_m = get_settings().duplicate_radius_m if radius_m is None else radius_m
     if radius_m <= 0:
         return []
-    point = select(Incident.location).where(Incident.id == incident.id).scalar_subquery()
-    lat = session.scalar(select(func.ST_Y(point))) or 0.0
-    # A degree of longitude is the shorter one; a margin in its units keeps the index prefilter generous.
-    margin_deg = radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01)) * 1.01
+    margin_deg = degrees_for_metres(radius_m, lat)
     metres = func.ST_Distance(cast(Incident.location, Geography), cast(point, Geography))
-    nearest = (
-        select(Incident.id)
-        .where(
-            Incident.id != incident.id,
-            Incident.category_code == incident.category_code,
-            Incident.status.not_in([s.value for s in FINAL_STATUSES]),
-            func.ST_DWithin(Incident.location, point, margin_deg),
-            func.ST_DWithin(cast(Incident.location, Geography), cast(point, Geography), radius_m),
-        )
-        .order_by(Incident.location.op("<->")(point), Incident.id)
-        .limit(max(limit, 0))
-    )
-    query = select(Incident).where(Incident.id.in_(nearest.scalar_subquery())).order_by(metres, Incident.id)
-    return list(session.scalars(query))
+    conditions = [
+        Incident.category_code == category_code,
+        Incident.status.not_in([s.value for s in FINAL_STATUSES]),
+        func.ST_DWithin(Incident.location, point, margin_deg),
+        func.ST_DWithin(cast(Incident.location, Geography), cast(point, Geography), radius_m),
+    ]
+    if exclude_id is not None:
+        conditions.append(Incident.id != exclude_id)
+    # The location index walks the cases nearest first (``<->``; with migration 0014's index, those of this
+    # category only) and stops after MAX_DUPLICATES matches: the cost does not grow with the cases at the
+    # point. The few found are then ordered by metres on the ellipsoid.
+    nearest = (select(Incident.id).where(*conditions).order_by(Incident.location.op("<->")(point), Incident.id)
+               .limit(MAX_DUPLICATES))
+    query = (select(Incident, metres.label("metres")).where(Incident.id.in_(nearest.scalar_subquery()))
+             .order_by(metres, Incident.id))
+    return [(case, float(distance)) for case, distance in session.execute(query)]
 
 
 def mark_duplicate(

@@ -357,8 +357,8 @@ def _new_deadline(data: Mapping[str, Any], old: datetime, cal: WorkCalendar) -> 
 
 # -- deadlines ----------------------------------------------------------------------------------------------
 def overdue_clause(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
-    """SQL: the case is overdue at ``now`` — :meth:`Incident.is_overdue`, the one definition."""
-    return Incident.is_overdue(now)  # type: ignore[no-any-return]
+    """SQL: the case is overdue at ``now`` — :meth:`Incident.overdue_clause`, the one definition."""
+    return Incident.overdue_clause(now)
 
 
 def escalate_overdue(

@@ -19,8 +19,8 @@ _FINAL = sorted(s.value for s in FINAL_STATUSES)
 
 
 def _overdue() -> Any:
-    """Overdue as of the query's time: :meth:`Incident.is_overdue`, the one definition."""
-    return Incident.is_overdue(func.now())
+    """Overdue as of the query's time: :meth:`Incident.overdue_clause`, the one definition."""
+    return Incident.overdue_clause(func.now())
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class IncidentLayer(Layer):
         Field("community_code", "string", "社区代码", "Community code"),
     )
     style = Style(color="#d95f0e", fill_color="#fe9929", fill_opacity=0.8)
+    time_field = "reported_at"
 
     def select(self) -> Rows:
         return (

@@ -33,11 +33,10 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.db import Base
-from gis.models.areas import SRID
+from gis.models.areas import AREA_CODE_LENGTH, CELL_CODE_LENGTH, SRID
 
 MAX_DESCRIPTION = 4000
 
@@ -74,7 +73,10 @@ _STATUS_ZH = {
 }
 FINAL_STATUSES = frozenset({Status.closed, Status.rejected, Status.void, Status.duplicate})
 # Shelved cases are parked on purpose: their clock stops too, but they are not final (they may be reopened).
-CLOCK_STOPPED = FINAL_STATUSES | {Status.shelved}
+# Handled and verified cases wait on the supervision centre, not on the team: a team that handled a case in
+# time is not late while it waits for the check, and a verified case is not drawn red as overdue. Sent back
+# for rework (handled → in_progress), the case's own deadline runs again.
+CLOCK_STOPPED = FINAL_STATUSES | {Status.shelved, Status.handled, Status.verified}
 
 
 class Source(enum.StrEnum):
@@ -131,9 +133,9 @@ class Incident(Base):
     address: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(16))
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
-    cell_code: Mapped[str | None] = mapped_column(String(15))
-    community_code: Mapped[str] = mapped_column(String(12))
-    subdistrict_code: Mapped[str | None] = mapped_column(String(12))
+    cell_code: Mapped[str | None] = mapped_column(String(CELL_CODE_LENGTH))
+    community_code: Mapped[str] = mapped_column(String(AREA_CODE_LENGTH))
+    subdistrict_code: Mapped[str | None] = mapped_column(String(AREA_CODE_LENGTH))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default=Status.reported.value)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -199,20 +201,19 @@ class Incident(Base):
             seen.add(incident.id)
         return incident
 
-    @hybrid_method
     def is_overdue(self, now: datetime) -> bool:
-        """Overdue (超期): past its deadline while its clock still runs (not in ``CLOCK_STOPPED``).
+        """Overdue (超期): past its deadline while its clock still runs (its status not in ``CLOCK_STOPPED``).
 
-        The one definition of overdue: on a loaded case it answers in Python; on the class
-        (``Incident.is_overdue(now)``, ``now`` a datetime or a SQL expression) it is the same rule as SQL, for
-        lists, layers, tiles and evaluation."""
+        The one definition of overdue, in its two forms side by side: this one for a loaded case, and
+        :meth:`overdue_clause` for SQL (lists, layers, tiles, escalation, evaluation);
+        ``tests/gis/models/test_incidents.py`` holds them to the same answer for every status."""
         return (
             self.deadline_at is not None and now > self.deadline_at and Status(self.status) not in CLOCK_STOPPED
         )
 
-    @is_overdue.inplace.expression
     @classmethod
-    def _is_overdue_expression(cls, now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+    def overdue_clause(cls, now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+        """SQL: :meth:`is_overdue` at ``now`` (a datetime, or a SQL expression such as ``func.now()``)."""
         return and_(
             cls.deadline_at.is_not(None),
             cls.deadline_at < now,

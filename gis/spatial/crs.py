@@ -22,7 +22,7 @@ import enum
 import math
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -125,7 +125,7 @@ def to_metric(obj: _MeasurableT, epsg: int = JISHOU_METRIC) -> _MeasurableT:
     if hasattr(obj, "to_crs"):
         if obj.crs is None:
             raise InvalidInput("the data has no CRS; set it first (e.g. .set_crs(4326)) before measuring it")
-        return obj.to_crs(epsg)
+        return cast(_MeasurableT, obj.to_crs(epsg))
     return reproject(obj, WGS84, epsg)
 
 
@@ -352,3 +352,13 @@ def _invert(
             break
         wx, wy = wx - ex, wy - ey
     return wx, wy
+
+
+_METRES_PER_DEGREE_AT_EQUATOR = 111_320.0
+
+
+def degrees_for_metres(metres: float, lat: float) -> float:
+    """A little more than ``metres`` expressed in degrees of longitude at latitude ``lat`` (the shorter
+    degree, so the result is generous in latitude too): the margin for an index prefilter in EPSG:4326
+    (``ST_DWithin`` on geometry) that an exact distance in metres then narrows."""
+    return metres / (_METRES_PER_DEGREE_AT_EQUATOR * max(math.cos(math.radians(lat)), 0.01)) * 1.01

@@ -47,7 +47,8 @@ def test_a_wrong_password_or_unknown_user_is_a_401(
     response = login(client, username, password)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert response.json() == {"detail": "wrong username or password", "code": "Unauthenticated"}
+    body = response.json()
+    assert (body["detail"], body["code"]) == ("wrong username or password", "Unauthenticated")
 
 
 def test_a_login_form_without_password_is_a_422_naming_the_field(client: TestClient) -> None:
@@ -179,3 +180,20 @@ def test_the_openapi_document_offers_password_login_and_api_keys(client: TestCli
         ("header", "X-API-Key"), ("query", "api_key")
     }
     assert {"OAuth2PasswordBearer": []} in document["paths"][ME]["get"]["security"]
+
+
+def test_logging_in_with_json_works_like_the_form(client: TestClient, make_user: MakeUser) -> None:
+    make_user(Role.supervisor, username="zhang", password=PASSWORD)
+    response = client.post(TOKEN, json={"username": "zhang", "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    me = client.get(ME, headers={"Authorization": f"Bearer {response.json()['access_token']}"})
+    assert me.json()["username"] == "zhang"
+    assert client.post(TOKEN, json={"username": "zhang", "password": "wrong-pass"}).status_code == 401
+
+
+def test_a_json_login_without_password_is_a_422_naming_the_field(client: TestClient) -> None:
+    response = client.post(TOKEN, json={"username": "zhang"})
+    assert response.status_code == 422
+    assert ["body", "password"] in [error["loc"] for error in response.json()["detail"]]
+    broken = client.post(TOKEN, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert broken.status_code == 422

@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.cli import app as cli_app
 from gis.models import Team, User
 from gis.people import users
 from tests.common import QIANZHOU, ZHENXI
@@ -36,8 +37,9 @@ def test_teams_add_refuses_an_unknown_code_without_a_traceback(world: Session, c
 
 def test_users_add_an_officer_in_a_team_who_can_then_log_in(world: Session, cli) -> None:
     assert cli("teams", "add", "镇溪中队", "--jurisdiction", ZHENXI).exit_code == 0
-    result = cli("users", "add", "wang", "--role", "officer", "--team", "镇溪中队", "--password", "s3cret-pass",
-                 "--display-name", "王五", "--phone", "000-0000-0100")
+    args = ["users", "add", "wang", "--role", "officer", "--team", "镇溪中队", "--password",
+            "--display-name", "王五", "--phone", "000-0000-0100"]
+    result = cli.runner.invoke(cli_app, args, obj=cli.runtime, input="s3cret-pass\ns3cret-pass\n")
     assert result.exit_code == 0, result.output
     user = users.authenticate(world, "wang", "s3cret-pass")
     assert (user.display_name, user.role, user.team.name if user.team else None) == ("王五", "officer", "镇溪中队")
@@ -97,3 +99,18 @@ def test_seed_demo_prints_the_demo_logins(world: Session, cli) -> None:
     assert "demo_supervisor" in result.output and "demo-supervisor" in result.output
     assert cli("users", "seed-demo").exit_code == 0
     assert world.scalar(select(User.id).where(User.username == "demo_officer_qianzhou")) is not None
+
+
+def test_users_add_never_takes_the_password_as_an_argument(world: Session, cli) -> None:
+    result = cli("users", "add", "li", "--role", "supervisor", "--password", "s3cret-pass")
+    assert result.exit_code != 0  # the value is an unexpected extra argument, and nothing is written
+    assert world.scalar(select(User.id).where(User.username == "li")) is None
+
+
+def test_users_add_reads_the_password_from_stdin_for_scripts(world: Session, cli) -> None:
+    result = cli.runner.invoke(cli_app, ["users", "add", "li", "--role", "supervisor", "--password-stdin"],
+                               obj=cli.runtime, input="s3cret-pass\n")
+    assert result.exit_code == 0, result.output
+    assert "s3cret-pass" not in result.output
+    user = world.scalars(select(User).where(User.username == "li")).one()
+    assert users.authenticate(world, "li", "s3cret-pass").id == user.id

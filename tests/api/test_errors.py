@@ -103,7 +103,10 @@ def test_a_failed_validation_lists_its_problems(client: TestClient) -> None:
 def test_the_table_covers_the_base_class_so_every_domain_error_has_a_status() -> None:
     assert errors.WanggeError in STATUS
     assert status_for(PaymentMissing("x")) == 409
-    assert error_body(errors.NotFound("gone")) == {"detail": "gone", "code": "NotFound"}
+    assert error_body(errors.NotFound("gone")) == {
+        "detail": "gone", "code": "NotFound", "message": "gone",
+        "messages": {"zh-CN": "未找到所请求的对象", "en": "gone"},
+    }
 
 
 @pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity"])
@@ -129,4 +132,28 @@ def test_a_database_that_cannot_be_reached_is_a_503_that_says_to_retry(tmp_path,
                                    headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"] == "5"
-    assert response.json() == {"detail": DATABASE_UNAVAILABLE, "code": "DatabaseUnavailable"}
+    assert (response.json()["detail"], response.json()["code"]) == (DATABASE_UNAVAILABLE, "DatabaseUnavailable")
+
+
+def test_a_chinese_client_reads_the_error_in_chinese_with_the_field_and_the_same_code(client: TestClient) -> None:
+    response = client.get("/probe/raise/invalid", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    body = response.json()
+    assert response.status_code == 422 and body["code"] == "InvalidInput"
+    assert body["detail"] == body["message"] == "输入有误，请检查后重试（地图范围）"
+    assert body["messages"] == {"zh-CN": body["detail"], "en": "bbox: give four numbers"}
+    assert response.headers["Content-Language"] == "zh-CN"
+    english = client.get("/probe/raise/invalid", headers={"Accept-Language": "en-US,zh;q=0.5"}).json()
+    assert english["detail"] == "bbox: give four numbers"
+
+
+def test_a_subclass_without_its_own_sentence_gets_its_parents(client: TestClient) -> None:
+    body = client.get("/probe/raise/subclass", headers={"Accept-Language": "zh"}).json()
+    assert (body["code"], body["detail"]) == ("PaymentMissing", "操作与当前数据冲突")
+
+
+def test_a_validation_error_names_the_field_in_chinese_and_keeps_fastapis_list(client: TestClient) -> None:
+    response = client.post("/probe/point", json={"lon": 500}, headers={"Accept-Language": "zh-CN"})
+    body = response.json()
+    assert body["detail"][0]["loc"] == ["body", "lon"]
+    assert body["message"] == "请求数据有误（经度）"
+    assert body["messages"]["en"].startswith("body.lon: ")

@@ -587,6 +587,7 @@ def test_a_report_is_merged_into_the_case_it_repeats(client, as_user) -> None:
     second = report(client, as_user("grid_worker"), at=(INSIDE_A[0] + 0.0001, INSIDE_A[1]))
     candidates = client.get(f"{URL}/{second['id']}/duplicates", headers=sup).json()
     assert [c["public_id"] for c in candidates["possible"]] == [first["public_id"]]
+    assert candidates["possible"][0]["distance_m"] == pytest.approx(9.8, abs=0.3)  # 0.0001° of longitude at 28° N
     response = client.post(f"{URL}/{second['id']}/duplicate-of", json={"original": first["public_id"]},
                            headers={**sup, "If-Match": '"1"'})
     assert response.status_code == 200, response.text
@@ -729,3 +730,22 @@ def test_a_grid_worker_reads_the_cases_of_their_cells_and_their_own_reports_only
     refused = client.get(f"{URL}/{elsewhere['id']}", headers=as_user("grid_worker"))
     assert refused.status_code == 404  # the same answer as for no case at all
     assert "patrols" not in refused.json()["detail"]
+
+
+def test_nearby_lists_open_cases_of_the_category_with_their_distance_before_a_report(client, as_user) -> None:
+    first = report(client, as_user("grid_worker"))
+    report(client, as_user("grid_worker"), category="06001")  # another category: not a duplicate
+    x, y = INSIDE_A
+    response = client.get(f"{URL}/nearby", params={"lon": x + 0.0002, "lat": y, "category": "09006"},
+                          headers=as_user("grid_worker"))
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert [f["public_id"] for f in found] == [first["public_id"]]
+    assert found[0]["distance_m"] == pytest.approx(19.6, abs=0.5)
+    far = client.get(f"{URL}/nearby", params={"lon": x + 0.002, "lat": y, "category": "09006"},
+                     headers=as_user("grid_worker"))
+    assert far.json() == []
+    bad = client.get(f"{URL}/nearby", params={"lon": x, "lat": y, "category": "x"}, headers=as_user("grid_worker"))
+    assert bad.status_code == 422
+    assert client.get(f"{URL}/nearby", params={"lon": x, "lat": y, "category": "09006"},
+                      headers=as_user("planner")).status_code == 403

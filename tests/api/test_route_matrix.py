@@ -125,7 +125,16 @@ MATRIX: dict[tuple[str, str], Row] = {
         "/ogc/collections/grid_cells/items/1", EVERYONE),
     ("GET", "/api/v1/exports/{layer_id}.{file_format}"): Row("/api/v1/exports/grid_cells.geojson",
                                                              frozenset({"planner", "supervisor", "admin"})),
+    ("GET", "/api/v1/incidents/nearby"): Row("/api/v1/incidents/nearby", READERS,
+                                             params={"lon": str(INSIDE_A[0]), "lat": str(INSIDE_A[1]),
+                                                     "category": "09006"}),
+    ("GET", "/api/v1/evaluation"): Row("/api/v1/evaluation", SEES_CASES,
+                                       params={"by": "community", "from": "2026-03-01", "to": "2026-04-01"}),
+    ("GET", "/api/v1/evaluation/trend"): Row("/api/v1/evaluation/trend", SEES_CASES,
+                                             params={"by": "community", "from": "2026-03-01", "to": "2026-04-01"}),
     ("GET", "/"): Row("/", EVERYONE | {"anonymous"}, public=True),
+    ("GET", "/officer"): Row("/officer", EVERYONE | {"anonymous"}, public=True),  # the page; its data asks
+    ("GET", "/desk"): Row("/desk", EVERYONE | {"anonymous"}, public=True),
     ("GET", "/healthz"): Row("/healthz", EVERYONE | {"anonymous"}, public=True),
 }
 

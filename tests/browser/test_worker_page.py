@@ -16,7 +16,7 @@ from shapely.geometry import Point
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gis.models import Incident, IncidentPhoto
+from gis.models import Incident, IncidentPhoto, Status
 from tests.browser.conftest import (
     CELL_SPANS,
     INCIDENTS,
@@ -25,6 +25,7 @@ from tests.browser.conftest import (
     WORKER,
     XSS,
     PhonePage,
+    SeededIncident,
 )
 from tests.factories import WORLD_CELLS
 
@@ -244,7 +245,42 @@ def test_a_report_outside_every_community_shows_the_servers_message(
     error = page.locator("#wg-report-error")
     page.wait_for_function("document.getElementById('wg-report-error').textContent.length > 0")
     assert "上报失败" not in error.inner_text()  # the server's own words, not a generic failure
+    assert error.inner_text() == "所选位置不在任何社区范围内，请在社区范围内选点"  # in Chinese, not the API's English
     assert page.locator("#wg-report").is_visible()  # the worker can move the point and try again
     browser_db.expire_all()
     assert browser_db.scalar(select(Incident.id).order_by(Incident.id.desc()).limit(1)) == before
+    assert_only_wangge_was_asked(phone)
+
+
+def _open_popup_of(phone: PhonePage, seeded: SeededIncident) -> None:
+    phone.page.locator("path.wg-incident").first.wait_for()
+    tap_at(phone, seeded.lon, seeded.lat)
+    phone.page.locator(".leaflet-popup").wait_for()
+
+
+def test_a_popup_stays_open_while_the_map_moves_under_it(
+    logged_in: Callable[[], PhonePage], api_paths: set[str]
+) -> None:
+    """A popup pans the map into view; the page used to reload the incidents on that moveend, and the popup
+    went with its marker ~0.5 s after opening."""
+    needs(api_paths, "/api/v1/incidents")
+    phone = logged_in()
+    page = phone.page
+    _open_popup_of(phone, INCIDENTS[0])
+    page.evaluate("window.wanggeWorker.map.panBy([0, 80], {animate: false})")  # what the popup's autopan does
+    page.wait_for_timeout(1200)  # the reload ran 200 ms after moveend
+    assert page.locator(".leaflet-popup").count() == 1
+    assert page.locator(".leaflet-popup .wg-popup-description").inner_text() == INCIDENTS[0].description
+    page.evaluate("window.wanggeWorker.map.closePopup()")  # closing reloads what the view now shows
+    page.wait_for_function("window.wanggeWorker.lastView !== null && !window.wanggeWorker.reloadAfterPopup")
+    assert_only_wangge_was_asked(phone)
+
+
+def test_status_names_on_the_page_are_the_apis(logged_in: Callable[[], PhonePage], api_paths: set[str]) -> None:
+    needs(api_paths, "/api/v1/incidents")
+    phone = logged_in()
+    dispatched = next(i for i in INCIDENTS if i.status == "dispatched")
+    _open_popup_of(phone, dispatched)
+    badge = phone.page.locator(".leaflet-popup .wg-badge").first.inner_text()
+    assert badge == Status.dispatched.label_zh  # the API's status_label; the page said 已派遣
     assert_only_wangge_was_asked(phone)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from gis.layers import Style, registry
+from gis.layers.areas import GridCellLayer
+from gis.models import Status
+from gis.settings import Settings
 from maps.assets import external_urls, render
-from maps.worker import WorkerConfig, build_worker_map
+from maps.worker import DEFAULT_ZOOM, WorkerConfig, build_worker_map, layer_views
+
+WORKER_JS = Path(__file__).resolve().parents[2] / "api" / "static" / "worker.js"
 
 
 def _config_of(html: str) -> dict:
@@ -82,3 +90,28 @@ def test_the_page_asks_for_every_status_that_still_needs_work_and_no_final_one()
     statuses = set(_config_of(render(build_worker_map(center=(109.7, 28.28))))["open_statuses"])
     assert {"reported", "dispatched", "in_progress", "shelved"} <= statuses
     assert statuses.isdisjoint({"closed", "void", "rejected", "duplicate"})
+
+
+def test_the_page_draws_the_registrys_reference_layers_in_their_own_styles() -> None:
+    layers = registry(Settings())
+    views = {view.id: view for view in layer_views(layers)}
+    assert set(views) == {"subdistricts", "communities", "compounds", "grid_cells"}  # no statistic, no points
+    for layer_id, view in views.items():
+        assert (view.color, view.weight) == (layers[layer_id].style.color, layers[layer_id].style.weight)
+    assert views["grid_cells"].min_zoom > views["communities"].min_zoom  # cells only once they are readable
+
+
+def test_a_reference_layer_added_to_the_registry_appears_on_the_page() -> None:
+    @dataclass(frozen=True)
+    class Parks(GridCellLayer):
+        id = "parks"
+        style = Style(color="#00aa00", weight=2.0)
+
+    layers = {**registry(Settings()), "parks": Parks()}
+    parks = next(view for view in layer_views(layers) if view.id == "parks")
+    assert (parks.color, parks.min_zoom) == ("#00aa00", DEFAULT_ZOOM[0])
+
+
+def test_the_page_names_each_status_as_the_api_does() -> None:
+    assert WorkerConfig().as_json()["status_labels"] == {s.value: s.label_zh for s in Status}
+    assert "已派遣" not in WORKER_JS.read_text(encoding="utf-8")

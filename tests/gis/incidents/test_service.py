@@ -182,6 +182,10 @@ def test_open_cases_of_the_same_category_within_50_m_are_returned_as_possible_du
     assert [d.id for d in created.duplicates] == [near.id]
     wider = incidents.find_duplicates(db, created.incident, radius_m=100)
     assert len(wider) == 2 and wider[0].id == near.id  # nearest first
+    with_metres = incidents.duplicates_with_distance(db, created.incident, radius_m=100)
+    assert [m for _, m in with_metres] == pytest.approx([29.4, 78.5], abs=1.0)
+    before_sending = incidents.open_cases_near(db, lon=x, lat=y, category_code="09006")
+    assert [(c.id, round(m)) for c, m in before_sending] == [(created.incident.id, 0), (near.id, 29)]
 
 
 def test_marking_a_duplicate_links_both_ways_and_closes_it(db: Session, street_world) -> None:

@@ -320,3 +320,22 @@ def test_a_session_that_waits_on_another_sessions_change_of_the_case_gets_a_stal
         second.rollback()
     assert len(outcome) == 1 and isinstance(outcome[0], StaleVersion), outcome
     assert _history(committed_sessions, incident_id) == ("registered", 2, ["report", "register"])
+
+
+def test_the_clock_stops_once_a_case_is_handled_and_restarts_when_it_is_sent_back(
+    db: Session, street_world, tmp_path
+) -> None:
+    w = street_world
+    incident = _dispatched(db, w)  # due Monday 11:00
+    _move(db, incident, "in_progress", w.officer_a)
+    _move(db, incident, "handled", w.officer_a, photos=_after_photo(db, incident, tmp_path, w.officer_a))
+    late = datetime.combine(date(2026, 3, 2), time(16), SHANGHAI)
+    ids = select(Incident.id).where(workflow.overdue_clause(late))
+    assert not incident.is_overdue(late) and incident.id not in set(db.scalars(ids))
+    _move(db, incident, "verified", w.grid_worker, note="现场核查通过")
+    assert not incident.is_overdue(late) and incident.id not in set(db.scalars(ids))  # drawn red on the map before
+    incident2 = _dispatched(db, w)
+    _move(db, incident2, "in_progress", w.officer_a)
+    _move(db, incident2, "handled", w.officer_a, photos=_after_photo(db, incident2, tmp_path, w.officer_a))
+    _move(db, incident2, "rework", w.grid_worker, note="仍有摊位")  # back to work: the old deadline runs again
+    assert incident2.is_overdue(late) and incident2.id in set(db.scalars(ids))

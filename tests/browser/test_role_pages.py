@@ -1,0 +1,226 @@
+"""Every role's page in Chromium against a real server: a case reported on the phone, registered and dispatched
+at the desk, taken and handled by the officer with a photo, verified on site by the grid worker, closed at the
+desk — with the history matching; then every page at phone and desk size with no horizontal scroll and no
+console error. Screenshots go to ``tests/artifacts/`` (look at them: cut-off text, English, blank maps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gis.models import Incident, IncidentEvent, Team, User
+from gis.people import users
+from tests.browser.conftest import PHONE, REPORT_AT, WORKER, PhonePage
+from tests.browser.test_worker_page import assert_only_wangge_was_asked, tap_at
+from tests.factories import FIRST_COMMUNITY, add_user
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+DESK: ViewportSize = {"width": 1280, "height": 900}
+OFFICER = ("zhaoliu", "zhiFa-2026", "赵六")
+SUPERVISOR = ("sunqi", "jianDu-2026", "孙七")
+TEAM = "镇溪执法中队"
+
+
+@pytest.fixture(scope="module")
+def role_people(browser_database: Engine) -> Iterator[None]:
+    """An enforcement team answering for the worker's community, one of its officers, and a supervisor."""
+    with sessionmaker(browser_database)() as session, session.begin():
+        team = users.create_team(session, name=TEAM, jurisdiction_codes=[FIRST_COMMUNITY])
+        add_user(session, "officer", team=team, username=OFFICER[0], password=OFFICER[1], display_name=OFFICER[2])
+        add_user(session, "supervisor", username=SUPERVISOR[0], password=SUPERVISOR[1], display_name=SUPERVISOR[2])
+    yield
+    with sessionmaker(browser_database)() as session, session.begin():
+        session.execute(delete(User).where(User.username.in_([OFFICER[0], SUPERVISOR[0]])))
+        session.execute(delete(Team).where(Team.name == TEAM))
+
+
+@dataclass
+class Seen:
+    """A browser page that records console errors, uncaught errors and requests to any other host."""
+
+    page: Page
+    base: str
+    errors: list[str]
+    outside: list[str]
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+    def no_horizontal_scroll(self) -> None:
+        width = self.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"the page scrolls sideways: {width}"
+
+    def clean(self) -> None:
+        assert self.errors == [] and self.outside == []
+
+
+@pytest.fixture
+def open_as(browser: Browser, server: str, role_people: None) -> Iterator[Callable[[ViewportSize], Seen]]:
+    contexts = []
+
+    def make(viewport: ViewportSize) -> Seen:
+        phone = viewport["width"] < 600
+        context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone, locale="zh-CN",
+                                      timezone_id="Asia/Shanghai", device_scale_factor=2 if phone else 1)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        seen = Seen(page, server, [], [])
+
+        def console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                seen.errors.append(message.text)
+
+        page.on("console", console)
+        page.on("pageerror", lambda error: seen.errors.append(str(error)))
+        page.on("request", lambda r: None if r.url.startswith((server + "/", "data:", "blob:"))
+                else seen.outside.append(r.url))
+        return seen
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def log_in(seen: Seen, path: str, who: tuple[str, str, str]) -> None:
+    page = seen.page
+    page.goto(seen.base + path)
+    form = page.locator("#wg-login-form")
+    form.locator("input[name=username]").fill(who[0])
+    form.locator("input[name=password]").fill(who[1])
+    form.locator("button[type=submit]").click()
+    page.locator("#wg-user", has_text=who[2]).wait_for()
+
+
+def open_case(seen: Seen, public_id: str) -> None:
+    seen.page.locator(f".wg-row[data-public-id='{public_id}'] .wg-row-open").first.click()
+    seen.page.locator("#wg-case .wg-case").wait_for()
+
+
+def press(seen: Seen, move: str, *, photo: Path | None = None, note: str | None = None, status: str) -> None:
+    form = seen.page.locator(f"#wg-case form[data-move='{move}']")
+    if note is not None:
+        form.locator("textarea[name=note]").fill(note)
+    if photo is not None:
+        form.locator("input[name=photo]").set_input_files(str(photo))
+    form.locator("button[type=submit]").click()
+    seen.page.locator("#wg-case-status", has_text=status).wait_for()
+
+
+@pytest.fixture
+def cleanup(browser_db: Session) -> Iterator[list[int]]:
+    ids: list[int] = []
+    yield ids
+    if ids:
+        browser_db.execute(delete(Incident).where(Incident.id.in_(ids)))
+        browser_db.commit()
+
+
+def test_a_case_goes_from_the_phone_through_desk_and_officer_and_back_to_closed(
+    open_as: Callable[[ViewportSize], Seen], browser_db: Session, cleanup: list[int], tmp_path: Path
+) -> None:
+    photo = tmp_path / "after.jpg"
+    Image.new("RGB", (64, 48), (90, 160, 120)).save(photo, "JPEG")
+
+    worker = open_as(PHONE)
+    log_in(worker, "/", WORKER)
+    worker.page.locator("path.wg-cell-own").first.wait_for()
+    tap_at(PhonePage(worker.page, worker.base, [], [], []), *REPORT_AT)
+    worker.page.select_option("#wg-category", "09006")
+    worker.page.fill("#wg-report-form textarea[name=description]", "流程测试：店外占道经营")
+    worker.page.click("#wg-report-submit")
+    worker.page.wait_for_function("document.getElementById('wg-status').textContent.includes('上报成功')")
+    incident = browser_db.scalars(select(Incident).where(Incident.description == "流程测试：店外占道经营")).one()
+    cleanup.append(incident.id)
+    public_id = incident.public_id
+
+    desk = open_as(DESK)
+    log_in(desk, "/desk", SUPERVISOR)
+    open_case(desk, public_id)
+    desk.shot("desk-case-reported")
+    press(desk, "register", status="立案")
+    assert desk.page.locator("#wg-case form[data-move='dispatch'] select[name=team_id] option:checked").inner_text() \
+        == f"{TEAM}（建议）"
+    press(desk, "dispatch", status="派遣")
+
+    officer = open_as(PHONE)
+    log_in(officer, "/officer", OFFICER)
+    to_take = officer.page.locator(".wg-group", has_text="待接单")
+    to_take.locator(f".wg-row[data-public-id='{public_id}']").wait_for()
+    officer.shot("officer-queue-phone")
+    open_case(officer, public_id)
+    press(officer, "take", status="处置中")
+    press(officer, "handle", photo=photo, note="已劝离，恢复通行", status="已处置")
+    officer.page.locator("#wg-case .wg-photos img[src^='blob:']").first.wait_for()  # the photo, fetched with the token
+    officer.shot("officer-case-handled-phone")
+
+    worker.page.click("#wg-work-open")
+    worker.page.locator(f"#wg-to-check .wg-row[data-public-id='{public_id}']").wait_for()
+    worker.shot("worker-my-work-phone")
+    open_case(worker, public_id)
+    press(worker, "verify", photo=photo, note="现场核查：已清理", status="核查通过")
+    worker.shot("worker-case-verified-phone")
+
+    desk.page.locator("#wg-case [data-close-case]").click()
+    desk.page.reload()
+    desk.page.select_option("#wg-filter select[name=status]", "verified")
+    desk.page.locator(f"#wg-list .wg-row[data-public-id='{public_id}']").wait_for()
+    open_case(desk, public_id)
+    press(desk, "close", status="结案")
+    desk.shot("desk-case-closed")
+
+    shown = desk.page.locator("#wg-case .wg-event").evaluate_all(
+        "items => items.map(i => [i.dataset.action, i.dataset.to])")
+    browser_db.expire_all()
+    stored = browser_db.execute(select(IncidentEvent.action, IncidentEvent.to_status)
+                                .where(IncidentEvent.incident_id == incident.id).order_by(IncidentEvent.id)).all()
+    assert [tuple(s) for s in shown] == [tuple(s) for s in stored] == [
+        ("report", "reported"), ("register", "registered"), ("dispatch", "dispatched"), ("take", "in_progress"),
+        ("handle", "handled"), ("verify", "verified"), ("close", "closed")]
+    for seen in (worker, desk, officer):
+        seen.clean()
+
+
+@pytest.mark.parametrize(("size", "viewport"), [("phone", PHONE), ("desk", DESK)])
+@pytest.mark.parametrize(("path", "who", "ready"), [
+    ("/", WORKER, "path.wg-cell-own"),
+    ("/officer", OFFICER, "#wg-list .wg-group"),
+    ("/desk", SUPERVISOR, "#wg-list .wg-rows, #wg-list .wg-muted"),
+])
+def test_every_page_fits_its_screen_without_console_errors(
+    open_as: Callable[[ViewportSize], Seen], size: str, viewport: ViewportSize, path: str,
+    who: tuple[str, str, str], ready: str,
+) -> None:
+    seen = open_as(viewport)
+    log_in(seen, path, who)
+    seen.page.locator(ready).first.wait_for()
+    if path == "/":
+        seen.page.click("#wg-work-open")
+        seen.page.locator("#wg-work-list .wg-group").first.wait_for()
+    seen.page.wait_for_timeout(300)
+    seen.shot(f"page{path.replace('/', '-') if path != '/' else '-worker'}-{size}")
+    seen.no_horizontal_scroll()
+    seen.clean()
+
+
+def test_each_role_lands_on_its_own_page_after_logging_in_at_the_root(open_as: Callable[[ViewportSize], Seen]) -> None:
+    seen = open_as(DESK)
+    seen.page.goto(seen.base + "/")
+    seen.page.fill("#wg-login-form input[name=username]", SUPERVISOR[0])
+    seen.page.fill("#wg-login-form input[name=password]", SUPERVISOR[1])
+    seen.page.click("#wg-login-form button[type=submit]")
+    seen.page.wait_for_url(seen.base + "/desk")
+    seen.page.locator("#wg-user", has_text=SUPERVISOR[2]).wait_for()
+    seen.clean()
+    assert_only_wangge_was_asked(PhonePage(seen.page, seen.base, [], [], []))
