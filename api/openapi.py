@@ -91,7 +91,7 @@ def install_openapi(app: FastAPI) -> None:
         # Every route with the full path of its router (FastAPI keeps included routers' routes apart).
         routes = {route.operation_id or route.unique_id: route for route in _candidates(app.routes)}
         for path, operations in document.get("paths", {}).items():
-            for method, operation in operations.items():
+            for operation in operations.values():
                 route = routes.get(operation.get("operationId", "")) if isinstance(operation, dict) else None
                 if route is None or not isinstance(operation, dict):
                     continue
