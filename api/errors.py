@@ -87,7 +87,7 @@ def _language(lang: Lang) -> dict[str, str]:
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _json_safe(jsonable_encoder(_json_safe(exc.errors())))
+    errors = _json_safe(jsonable_encoder(_json_safe(exc.errors())))  # inner: bytes and NaN jsonable_encoder cannot take
     lang = preferred_language(request.headers.get("accept-language"))
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
@@ -138,8 +138,10 @@ VALUE_NOT_STORABLE = "a value cannot be stored (a NUL character, or a number bey
 
 async def data_error_handler(request: Request, exc: Exception) -> JSONResponse:
     _log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc)
-    return JSONResponse({"detail": VALUE_NOT_STORABLE, "code": "ValueNotStorable"},
-                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    lang = preferred_language(request.headers.get("accept-language"))
+    texts = messages(["ValueNotStorable"], VALUE_NOT_STORABLE)
+    return JSONResponse({"detail": texts[lang], "code": "ValueNotStorable", "message": texts[lang],
+                         "messages": texts}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, headers=_language(lang))
 
 
 def install_error_handlers(app: FastAPI) -> None:

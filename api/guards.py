@@ -30,6 +30,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from api.deps import AUTHENTICATION_REQUIRED, current_user, required_credentials, token_config, verified_subject
+from api.messages import messages, preferred_language
 from gis.errors import Unauthenticated
 from gis.incidents.photos import DEFAULT_MAX_BYTES
 
@@ -69,7 +70,10 @@ class GuardRefusal(HTTPException):
 
 async def guard_refusal_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GuardRefusal)
-    return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status_code, headers=exc.headers)
+    lang = preferred_language(request.headers.get("accept-language"))
+    texts = messages([exc.code], str(exc.detail))
+    return JSONResponse({"detail": texts[lang], "code": exc.code, "message": texts[lang], "messages": texts},
+                        status_code=exc.status_code, headers={**(exc.headers or {}), "Content-Language": lang})
 
 
 def _nul_error(where: str, name: str, value: str) -> bytes:

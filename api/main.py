@@ -11,6 +11,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from api.errors import install_error_handlers
 from api.guards import install_guard
+from api.openapi import install_openapi
 from api.routes import (
     auth,
     categories,
@@ -87,6 +88,7 @@ def create_app(
                                               "application/geopackage+sqlite3"))
     # Outermost: NUL text, credentials before bodies, body limits, security headers (api.guards).
     install_guard(app)
+    install_openapi(app)  # the errors each route answers, in its document (api.openapi)
     app.include_router(auth.router)
     app.include_router(categories.router)
     app.include_router(facilities.router)

@@ -44,6 +44,9 @@ ZH: dict[str, str] = {
     "BadParameter": "查询参数有误",
     "RequestValidationError": "请求数据有误",
     "DatabaseUnavailable": "数据库暂时不可用，未做任何修改，请稍后重试",
+    "ValueNotStorable": "输入中含有无法保存的内容（空字符或超出范围的数字），未做任何修改",
+    "ContentTooLarge": "上传内容超过该接口允许的大小",
+    "IdempotencyKeyReused": "该幂等键已用于另一请求，新的上报请换一个键",
 }
 
 # Where one field of one code deserves its own sentence (what a grid worker most often meets).

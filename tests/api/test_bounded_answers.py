@@ -64,7 +64,6 @@ def test_the_duplicates_of_a_case_are_bounded_and_count_what_was_merged(
 def test_service_find_duplicates_takes_at_most_its_limit(db: Session, street_world: StreetWorld) -> None:
     first, *_ = crowd(db, street_world, 15)
     assert len(incidents.find_duplicates(db, first, radius_m=50)) == MAX_DUPLICATES
-    assert len(incidents.find_duplicates(db, first, radius_m=50, limit=3)) == 3
 
 
 def test_a_history_comes_in_pages(client: TestClient, db: Session, street_world: StreetWorld,
