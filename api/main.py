@@ -16,6 +16,7 @@ from api.routes import (
     docs,
     exports,
     facilities,
+    facility_parts,
     incident_create,
     incidents,
     layers,
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(exports.router)
     app.include_router(pages.router)
     app.include_router(page_parts.router)
+    app.include_router(facility_parts.router)
     app.include_router(docs.router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
