@@ -24,6 +24,7 @@ from api.routes import (
     open311,
     page_parts,
     pages,
+    patrols,
 )
 from gis.cluster import resolve_database_url
 from gis.db import make_engine, make_sessionmaker
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(page_parts.router)
     app.include_router(facility_parts.router)
+    app.include_router(patrols.router)
     app.include_router(docs.router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")

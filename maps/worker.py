@@ -130,6 +130,8 @@ class WorkerApp(MacroElement):
           <span><i class="wg-swatch wg-swatch-cell"></i>我的网格</span>
           <span><i class="wg-dot wg-dot-open"></i>待办</span>
           <span><i class="wg-dot wg-dot-overdue"></i>已逾期</span>
+          <button type="button" class="wg-chip" id="wg-patrol" hidden>开始巡查</button>
+          <span class="wg-patrol-state" id="wg-patrol-state"></span>
           <span class="wg-hint" id="wg-hint">点击地图上报问题</span>
         </div>
 

@@ -26,6 +26,7 @@ from gis.models.incidents import (
     Source,
     Status,
 )
+from gis.models.patrols import Patrol, PatrolPoint
 from gis.models.people import ApiKey, GridCellWorker, Role, Team, TeamJurisdiction, User
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "Incident",
     "IncidentEvent",
     "IncidentPhoto",
+    "Patrol",
+    "PatrolPoint",
     "PhotoKind",
     "Role",
     "Source",
