@@ -25,11 +25,10 @@ token's own lifetime (see ``verified_subject``).
 from __future__ import annotations
 
 import base64
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Query, Request
@@ -40,12 +39,14 @@ from fastapi.security import APIKeyHeader, APIKeyQuery, OAuth2PasswordBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.errors import Unauthenticated
+from gis.errors import InvalidInput, Unauthenticated
 from gis.layers import Layer
 from gis.models import User
 from gis.people import permissions, security, users
 from gis.people.permissions import Action
 from gis.settings import Settings
+from gis.spatial.bbox import BBox, parse_bbox
+from gis.timespan import Timespan, parse_timespan
 
 TOKEN_URL = "/api/v1/auth/token"
 DEFAULT_PAGE_LIMIT = 100
@@ -225,15 +226,6 @@ def require(action: Action) -> Any:
 
 
 # -- common query parameters ----------------------------------------------------------------------------
-class BBox(NamedTuple):
-    """A lon/lat box in EPSG:4326 (a plain 4-tuple wherever one is expected)."""
-
-    minx: float
-    miny: float
-    maxx: float
-    maxy: float
-
-
 def _query_error(name: str, message: str, value: object, kind: str = "value_error") -> RequestValidationError:
     # FastAPI's own shape, so clients parse one kind of 422.
     return RequestValidationError([{"type": kind, "loc": ("query", name), "msg": message, "input": value}])
@@ -245,24 +237,29 @@ async def bbox_param(
         Query(description="minLon,minLat,maxLon,maxLat in EPSG:4326", examples=["109.70,28.25,109.76,28.30"]),
     ] = None,
 ) -> BBox | None:
-    if bbox is None:
-        return None
-    parts = bbox.split(",")
     try:
-        numbers = [float(p) for p in parts]
-    except ValueError:
-        numbers = []
-    if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-        raise _query_error("bbox", "give four numbers: minLon,minLat,maxLon,maxLat", bbox)
-    box = BBox(*numbers)
-    if not (-180 <= box.minx <= 180 and -180 <= box.maxx <= 180 and -90 <= box.miny <= 90 and -90 <= box.maxy <= 90):
-        raise _query_error("bbox", "longitudes must lie in [-180, 180] and latitudes in [-90, 90] (EPSG:4326)", bbox)
-    if box.minx > box.maxx or box.miny > box.maxy:
-        raise _query_error("bbox", "min must not exceed max: minLon,minLat,maxLon,maxLat", bbox)
-    return box
+        return parse_bbox(bbox)
+    except InvalidInput as exc:
+        raise _query_error("bbox", str(exc).removeprefix("bbox: "), bbox) from None
 
 
 BBoxDep = Annotated[BBox | None, Depends(bbox_param)]
+
+
+async def timespan_param(
+    datetime_: Annotated[
+        str | None,
+        Query(alias="datetime", description="An instant or interval, RFC 3339 (.. for an open end): features whose "
+              "time lies in it, for layers with a time field", examples=["2026-01-01T00:00:00Z/.."]),
+    ] = None,
+) -> Timespan | None:
+    try:
+        return parse_timespan(datetime_)
+    except InvalidInput as exc:
+        raise _query_error("datetime", str(exc).removeprefix("datetime: "), datetime_) from None
+
+
+TimespanDep = Annotated[Timespan | None, Depends(timespan_param)]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from api.routes import (
     auth,
     categories,
     docs,
+    evaluation,
     exports,
     facilities,
     facility_parts,
@@ -74,11 +75,10 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
-    # Compressed answers for clients that accept them: the map's 1,000 cases are 671 KB of GeoJSON and 42 KB
-    # gzipped, 2.6 ms of compression at level 1 (level 3: 39.5 KB, 2.8 ms; Starlette's default 9: 27.7 KB,
-    # 12.6 ms) against ~0.5 s for 671 KB on a phone's 10 Mbit/s. Over loopback it costs a client that asks for
-    # it 4-8 ms (bench/RESULTS.md). Not for photos (already compressed) nor GeoPackages, which GIS clients
-    # read by ranges and size.
+    # Compressed answers for clients that accept them: GeoJSON of a map view shrinks about tenfold, which a
+    # phone on a slow link feels far more than the milliseconds of compression; level 1, since higher levels
+    # cost several times the CPU for a few per cent more. Not for photos (already compressed) nor
+    # GeoPackages, which GIS clients read by ranges and size.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/*",
                                               "application/geopackage+sqlite3"))
@@ -98,6 +98,7 @@ def create_app(
     app.include_router(facility_parts.router)
     app.include_router(patrols.router)
     app.include_router(docs.router)
+    app.include_router(evaluation.router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
     def health() -> dict[str, str]:

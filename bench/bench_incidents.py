@@ -49,7 +49,6 @@ from bench.http_load import CpuMeter, Load, Request, Server, drive, get_repeated
 from bench.synthetic_city import incident_points, load_city, side_for_cells, synthetic_city
 from gis.areas import grid_store
 from gis.incidents import fast_create
-from gis.incidents import service as incidents
 from gis.incidents.bulk_import import import_incidents
 from gis.incidents.geojson import fetch_geojson, geojson_query
 from gis.incidents.query import IncidentFilter

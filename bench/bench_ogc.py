@@ -4,7 +4,7 @@ Ours: ``GET /ogc/collections/{id}/items?limit=1000&bbox=…&api_key=…`` throug
 API-key check, PostgreSQL building the GeoJSON, ``numberMatched`` counted because the page is full),
 in-process with Starlette's TestClient. Baseline, same rows: geopandas ``read_postgis`` of the layer's
 select with the same bbox and limit, then ``to_json()`` — features built one by one in Python, which is
-what made pygeoapi slow here (5.8 requests/s, median 1.3 s with 8 clients; shared/PERFORMANCE.md). The
+what makes a features server that builds each feature in Python (pygeoapi does) slow. The
 baseline has no HTTP, no auth and no count, so the ratio flatters it.
 
 The city (``bench.bench_facilities.build_city``) and a planner with an API key are written inside one

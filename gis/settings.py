@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +58,34 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Evaluation (考核评价): composite score weights and the on-site check limit; README "Evaluation (考核评价)".
+    evaluation_weight_closure: float = Field(default=0.3, ge=0, le=1, description="Weight of the closure rate.")
+    evaluation_weight_on_time: float = Field(default=0.4, ge=0, le=1, description="Weight of the on-time rate.")
+    evaluation_weight_rework: float = Field(default=0.15, ge=0, le=1, description="Weight of 1 − rework rate.")
+    evaluation_weight_check: float = Field(default=0.15, ge=0, le=1, description="Weight of check timeliness.")
+    evaluation_check_hours: float = Field(
+        default=2.0, gt=0, le=80, description="On-site check limit (核查时限), working hours after handling."
+    )
+    # -- any city (issue 15): where its data lies, its clock, its codes; `wangge city init FILE` writes them
+    region: str = Field(
+        default="73,3,136,54",  # DEFAULT_REGION
+        description="min lon,min lat,max lon,max lat (WGS 84) where the city's data may lie; features outside are "
+                    "refused as a wrong CRS or file. China by default.",
+    )
+    region_name: str = Field(default="China", max_length=60, description="The region's name, in messages.")
+    timezone: str = Field(
+        default="Asia/Shanghai", description="IANA time zone of the city: times without a zone are read in it."
+    )
+    code_scheme: Literal["cn", "adcode", "any"] = Field(
+        default="cn",
+        description="Area codes: cn (12-digit division codes), adcode (DataV 6-digit, padded), any (any unique "
+                    "id per level); see gis/areas/schemes.py.",
+    )
+    big_areas: Literal["refuse", "long", "fit"] = Field(
+        default="refuse",
+        description="A community needing more than 999 cells: refuse the build, number it with a long sequence "
+                    "(beyond the 15-digit standard), or fit one cell size to every community.",
+    )
 
     @field_validator("metric_crs")
     @classmethod
@@ -70,6 +100,32 @@ class Settings(BaseSettings):
             )
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_crs_auto(cls, data: Any) -> Any:
+        """``WANGGE_METRIC_CRS=auto``: the Gauss–Krüger / UTM zone of the region's centre."""
+        if isinstance(data, dict) and str(data.get("metric_crs", "")).strip().lower() == "auto":
+            from gis.spatial.zones import metric_crs_for
+
+            lon0, lat0, lon1, lat1 = _parse_region(str(data.get("region") or DEFAULT_REGION))
+            data = {**data, "metric_crs": metric_crs_for((lon0 + lon1) / 2, (lat0 + lat1) / 2)}
+        return data
+
+    @field_validator("region")
+    @classmethod
+    def _region_is_a_box(cls, value: str) -> str:
+        _parse_region(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_is_known(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone; e.g. Asia/Shanghai or America/Chicago") from None
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _secret_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -80,6 +136,30 @@ class Settings(BaseSettings):
     @property
     def photo_dir(self) -> Path:
         return self.state_dir / "photos"
+
+    @property
+    def region_box(self) -> tuple[float, float, float, float]:
+        """The region as (min lon, min lat, max lon, max lat)."""
+        return _parse_region(self.region)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+DEFAULT_REGION = "73,3,136,54"
+
+
+def _parse_region(text: str) -> tuple[float, float, float, float]:
+    """``"min lon,min lat,max lon,max lat"`` as four floats; ValueError naming the rule it breaks."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        lon0, lat0, lon1, lat1 = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"region {text!r} must be four numbers: min lon,min lat,max lon,max lat") from None
+    if not (-180 <= lon0 < lon1 <= 180 and -90 <= lat0 < lat1 <= 90):
+        raise ValueError(f"region {text!r} is not a lon/lat box (min < max, lon within ±180, lat within ±90)")
+    return lon0, lat0, lon1, lat1
 
 
 @lru_cache

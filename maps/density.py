@@ -1,7 +1,7 @@
 """A planner's choropleth of one numeric field per feature (e.g. incidents per grid cell), in the manner of
 ``GeoDataFrame.explore``: data in, ``folium.Map`` out, added to ``m`` when one is given.
 
-A city of cells inlined in one page costs megabytes (PERFORMANCE.md: 10 k cells ≈ 4.4 MB), so only the
+A city of cells inlined in one page costs megabytes (it grows with the number of cells), so only the
 columns the map shows are kept, and coordinates are rounded (``decimals=5`` ≈ 1 m, invisible at any zoom
 a planner uses). Class breaks are computed here (quantiles or equal intervals), so the page needs no
 colour-scale library; tooltips go through ``FieldTable`` (text nodes: names typed by people stay text).

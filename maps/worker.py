@@ -4,7 +4,7 @@ incident by tapping the map.
 The page is a Folium map with no data inlined: ``WorkerApp`` adds the page's controls (log-in form, top
 bar, legend, report sheet) and starts ``/static/worker.js``, which logs in against the API and fetches
 the layers and incidents of the current view as the worker pans (inlining a city of cells would stall a
-phone; see PERFORMANCE.md). Every user text reaches the screen through ``textContent``.
+phone). Every user text reaches the screen through ``textContent``.
 
 Coordinates: ``center`` is ``(lon, lat)`` in WGS84 like everything else in Wangge (Folium's own
 ``location`` is ``(lat, lon)``; this module does the swap).

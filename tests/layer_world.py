@@ -14,6 +14,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Point, box
 from sqlalchemy.orm import Session
 
+from gis.evaluation import hotspots
 from gis.incidents.categories import load_categories
 from gis.models import Category, Compound, Incident
 from tests.facility_world import add_facility, add_unit
@@ -46,3 +47,4 @@ def add_layer_world(session: Session) -> None:
             subdistrict_code=FIRST_COMMUNITY[:9] + "000", status="reported", reported_at=now - timedelta(days=n + 1),
         ))
     session.flush()
+    hotspots.refresh(session, period=hotspots.last_weeks(now + timedelta(days=7)), now=now)

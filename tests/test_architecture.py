@@ -33,8 +33,12 @@ MODULES = _modules()
 
 
 def _imports(path: Path, name: str) -> set[str]:
-    """Modules imported at module level or in functions (TYPE_CHECKING blocks too: they still tie modules)."""
+    """Modules imported at module level or in functions; not under ``if TYPE_CHECKING:``, which never runs
+    (models name each other there for their relationships' annotations)."""
     tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -43,7 +47,8 @@ def _imports(path: Path, name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parents = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parents + ([base] if base else []))
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
     return names

@@ -14,8 +14,12 @@ from sqlalchemy.orm import Session
 
 from api.cli.progress import RichProgress, rich_progress
 from api.cli.runtime import Runtime, console, err_console, handles_errors, runtime
-from gis.areas.boundaries import ImportSummary, import_boundaries, import_compounds
+from gis.areas.boundaries import import_boundaries
+from gis.areas.compounds import import_compounds
+from gis.areas.import_summary import ImportSummary
+from gis.areas.schemes import CodeScheme
 from gis.errors import Problem, ValidationFailed
+from gis.models.areas import AdminLevel
 from gis.spatial.crs import InputDatum
 from gis.spatial.validation import DEFAULT_TOLERANCE, Tolerance
 
@@ -44,12 +48,19 @@ def import_cmd(
     crs: CrsOpt = None,
     datum: DatumOpt = InputDatum.wgs84,
     encoding: EncodingOpt = None,
-    code_field: Annotated[str | None, typer.Option(help="Column of the 12-digit code (guessed: code, adcode, "
+    code_field: Annotated[str | None, typer.Option(help="Column of the area's code (guessed: code, adcode, "
                                                         "区划代码, dm…).")] = None,
     name_field: Annotated[str | None, typer.Option(help="Column of the name (guessed: name, 名称, mc…).")] = None,
     parent_field: Annotated[str | None, typer.Option(help="Column of the parent's code (else derived from the "
                                                           "code).")] = None,
     level_field: Annotated[str | None, typer.Option(help="Column of the level (else derived from the code).")] = None,
+    level: Annotated[AdminLevel | None, typer.Option(
+        case_sensitive=False, help="The level of every feature of the file (needed with --code-scheme any when "
+                                   "the file has no level column).")] = None,
+    code_scheme: Annotated[CodeScheme | None, typer.Option(
+        case_sensitive=False, help="cn: 12-digit division codes; adcode: DataV 6-digit codes, padded; any: any "
+                                   "unique id, parents by --parent-field or containment (default: the settings' "
+                                   "WANGGE_CODE_SCHEME).")] = None,
     tolerance_ratio: RatioOpt = DEFAULT_TOLERANCE.ratio,
     tolerance_m2: SquareMetresOpt = DEFAULT_TOLERANCE.min_m2,
     retire_missing: Annotated[bool, typer.Option(help="Close current areas that share a parent with the file's "
@@ -63,7 +74,7 @@ def import_cmd(
     rt = runtime(ctx)
     summary = _run(rt, path, lambda session, progress: import_boundaries(
         session, path, layer=layer, crs=crs, datum=datum, encoding=encoding, code_field=code_field,
-        name_field=name_field, parent_field=parent_field, level_field=level_field,
+        name_field=name_field, parent_field=parent_field, level_field=level_field, level=level, scheme=code_scheme,
         tolerance=Tolerance(tolerance_ratio, tolerance_m2), retire_missing=retire_missing,
         settings=rt.settings, progress=progress))
     _report(path, summary)

@@ -15,9 +15,10 @@ from rich.table import Table
 
 from api.cli.progress import rich_progress
 from api.cli.runtime import console, handles_errors, runtime
-from gis.errors import InvalidInput
-from gis.layers import BBox, registry
+from gis.layers import registry
 from gis.layers.export import export_layers
+from gis.spatial import bbox as spatial_bbox
+from gis.spatial.bbox import BBox
 
 app = typer.Typer(help="Export published layers as files.")
 layers_app = typer.Typer(help="The published layers (map page, exports, OGC API).", no_args_is_help=True)
@@ -34,16 +35,8 @@ DEFAULT_OUT = {Format.gpkg: Path("wangge.gpkg"), Format.geojson: Path("wangge-ge
 
 
 def parse_bbox(text: str | None) -> BBox | None:
-    """``minLon,minLat,maxLon,maxLat`` → a tuple (checked by the export)."""
-    if text is None:
-        return None
-    try:
-        numbers = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        numbers = ()
-    if len(numbers) != 4:
-        raise InvalidInput(f"--bbox {text!r}: give minLon,minLat,maxLon,maxLat, e.g. 109.70,28.25,109.76,28.33")
-    return numbers
+    """``--bbox minLon,minLat,maxLon,maxLat``, checked by the one bbox rule (``gis.spatial.bbox``)."""
+    return spatial_bbox.parse_bbox(text, "--bbox")
 
 
 @app.command("export")

@@ -12,6 +12,7 @@ from rich.table import Table
 from api.cli.progress import rich_progress
 from api.cli.runtime import console, handles_errors, runtime
 from gis.areas import grid_import, grid_store
+from gis.areas.big_areas import BigAreas
 
 app = typer.Typer(help="The unit grid (单元网格): build, import, stats.", no_args_is_help=True)
 
@@ -27,9 +28,14 @@ def build(
         float | None, typer.Option(help="Pieces below this share of a cell are merged (default 0.2).", min=0, max=0.99)
     ] = None,
     community: Annotated[
-        list[str] | None, typer.Option("--community", help="Only this community (12-digit code); repeatable.")
+        list[str] | None, typer.Option("--community", help="Only this community (its code); repeatable.")
     ] = None,
     if_missing: Annotated[bool, typer.Option("--if-missing", help="Only communities that have no cell yet.")] = False,
+    big_areas: Annotated[BigAreas | None, typer.Option(
+        case_sensitive=False,
+        help="When a community needs more than 999 cells: refuse; long (more digits, beyond the 15-digit "
+             "standard); fit (the smallest cell size that fits every community). Default: WANGGE_BIG_AREAS.",
+    )] = None,
 ) -> None:
     """Cut every current community into square cells, merge slivers, number them, and check the result.
 
@@ -39,7 +45,7 @@ def build(
     with rt.transaction() as session, rich_progress() as progress:
         report = grid_store.build_grid(
             session, settings=rt.settings, cell_size=cell_size, sliver_ratio=sliver_ratio,
-            communities=community or None, if_missing=if_missing, progress=progress,
+            communities=community or None, if_missing=if_missing, big_areas=big_areas, progress=progress,
         )
     console.print(str(report))
 

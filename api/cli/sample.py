@@ -24,6 +24,7 @@ Step = Callable[[Session], str]
 def _steps(rt: Runtime, logins: list[DemoLogin]) -> list[tuple[str, Step]]:
     """The sample's steps in dependency order; each returns a one-line summary."""
     from gis.areas import boundaries, grid_store
+    from gis.areas.compounds import import_compounds
     from gis.facilities import importer as facility_import
     from gis.incidents import categories
     from gis.seed import incidents as sample_incidents
@@ -38,7 +39,7 @@ def _steps(rt: Runtime, logins: list[DemoLogin]) -> list[tuple[str, Step]]:
 
     def compounds(session: Session) -> str:
         with rich_progress() as progress:
-            return str(boundaries.import_compounds(session, DATA / "boundaries" / "jishou_compounds.geojson",
+            return str(import_compounds(session, DATA / "boundaries" / "jishou_compounds.geojson",
                                                    settings=settings, progress=progress))
 
     def grid(session: Session) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from api.deps import BBoxDep, CurrentUser, PageDep, SessionDep, forbid_extra_query, get_layers
+from api.deps import BBoxDep, CurrentUser, PageDep, SessionDep, TimespanDep, forbid_extra_query, get_layers
 from gis.errors import NotFound
 from gis.layers import Layer, check_bbox
 
@@ -39,14 +39,15 @@ def list_layers(request: Request, user: CurrentUser) -> list[dict[str, Any]]:
     responses={200: {"content": {GEOJSON: {}}, "description": "A GeoJSON FeatureCollection"}},
 )
 def get_layer_features(
-    request: Request, layer_id: str, session: SessionDep, user: CurrentUser, bbox: BBoxDep, page: PageDep
+    request: Request, layer_id: str, session: SessionDep, user: CurrentUser, bbox: BBoxDep, page: PageDep,
+    during: TimespanDep,
 ) -> Response:
     layer = _layers(request).get(layer_id)
     if layer is None:
         raise NotFound(f"no layer {layer_id!r}; GET /api/v1/layers lists them")
     result = layer.query(
         session, bbox=check_bbox(bbox), limit=page.limit, offset=page.offset,
-        decimals=DECIMALS,
+        decimals=DECIMALS, during=during,
     )
     # The count lets a client tell "everything in view" from "the first `limit` of more".
     headers = {"X-Returned": str(result.returned), "X-Limit": str(page.limit)}

@@ -1,4 +1,4 @@
-"""Importing administrative boundaries and compounds from GIS files: read, validate all, then load all.
+"""Importing administrative boundaries from GIS files: read, validate all, then load all.
 
 Nothing is written unless every feature passes: the file's problems are gathered into one
 :class:`~gis.errors.ValidationFailed` naming each feature (code and name) and the fix. Loading compares
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import shapely
@@ -20,8 +20,10 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from gis.areas import compounds
-from gis.areas.divisions import is_valid_code, level_of_code, normalise_code, parent_of_code, parse_level
+from gis.areas import containment
+from gis.areas.divisions import parse_level
+from gis.areas.import_summary import ImportSummary
+from gis.areas.schemes import CodeScheme
 from gis.errors import Problem, ValidationFailed
 from gis.models.areas import SRID, AdminArea, AdminLevel
 from gis.progress import ProgressReporter, no_progress
@@ -29,7 +31,6 @@ from gis.settings import Settings, get_settings
 from gis.spatial.crs import InputDatum
 from gis.spatial.readers import VectorFile, find_column, pick_column, read_vector, text_value
 from gis.spatial.validation import (
-    CHINA,
     DEFAULT_TOLERANCE,
     Metric,
     Region,
@@ -47,25 +48,6 @@ NAME_FIELDS = ("name", "名称", "区划名称", "xzqmc", "mc")
 PARENT_FIELDS = ("parent_code", "parent", "pcode", "parent_adcode", "上级代码", "上级区划代码", "sjdm")
 LEVEL_FIELDS = ("level", "级别", "层级", "jb")
 NAME_LENGTH = 100  # admin_area.name
-
-
-@dataclass
-class ImportSummary:
-    """What an import did; ``str()`` gives the one line a person reads."""
-
-    added: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    retired: int = 0
-    warnings: list[Problem] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        parts = [f"{self.added} added", f"{self.changed} changed", f"{self.unchanged} unchanged"]
-        if self.retired:
-            parts.append(f"{self.retired} retired")
-        if self.warnings:
-            parts.append(f"{len(self.warnings)} warning(s)")
-        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -112,16 +94,23 @@ def import_boundaries(
     name_field: str | None = None,
     parent_field: str | None = None,
     level_field: str | None = None,
+    level: AdminLevel | None = None,
+    scheme: CodeScheme | None = None,
     tolerance: Tolerance = DEFAULT_TOLERANCE,
     retire_missing: bool = False,
-    region: Region = CHINA,
+    region: Region | None = None,
     settings: Settings | None = None,
     progress: ProgressReporter | None = None,
 ) -> ImportSummary:
     """Validate every area of a boundary file, then add, re-version or keep each one by code.
 
-    Levels and parent codes come from their columns when the file has them, else from the 12-digit code.
-    An area's parent must be in the file or already stored. Areas are measured in ``settings.metric_crs``;
+    Codes follow ``scheme`` (default: the settings' ``code_scheme``, see :mod:`gis.areas.schemes`). The level
+    of every feature is ``level`` when given, else its level column's, else the code's (digit schemes); a
+    missing level is derived, never an error of its own. Parent codes come from their column when the file
+    has one, else from the code (digit schemes), else from spatial containment: the current area of a higher
+    level, in the file or stored, that holds most of it (``any``). Features must lie in ``region``
+    (default: the settings' ``WANGGE_REGION``). An area's parent must be in the file or already stored.
+    Areas are measured in ``settings.metric_crs``;
     ``tolerance`` bounds the area a child may have outside its parent or share with a sibling. Stored areas
     missing from the file stay, unless ``retire_missing``: then the current areas that share a parent with
     an area of the file, but are not in it, are closed.
@@ -130,26 +119,32 @@ def import_boundaries(
     included) when any feature has an error; nothing is written then.
     """
     settings = settings or get_settings()
+    scheme = scheme or CodeScheme(settings.code_scheme)
     progress = progress or no_progress
     progress("reading", 0, 1)
     file = read_vector(path, layer=layer, crs=crs, datum=datum, encoding=encoding)
+    # DataV calls a prefecture "city" and a county "district": its level column is only read when named.
+    guess_level = scheme is not CodeScheme.adcode or level_field is not None
     columns = _Columns(
         code=pick_column(file, code_field, CODE_FIELDS, what="code", option="--code-field"),
         name=pick_column(file, name_field, NAME_FIELDS, what="name", option="--name-field"),
         parent=find_column(file, parent_field, PARENT_FIELDS, option="--parent-field"),
-        level=find_column(file, level_field, LEVEL_FIELDS, option="--level-field"),
+        level=find_column(file, level_field, LEVEL_FIELDS, option="--level-field") if guess_level else None,
     )
     progress("reading", 1, 1)
 
-    areas, problems = _areas_from_file(file, columns, region)
+    areas, problems = _areas_from_file(file, columns, region or Region.of(settings), scheme, level)
     progress("validating", 0, len(areas))
+    if not scheme.derives_hierarchy and columns.parent is None:
+        containment.assign_parents(session, areas)
     stored = _stored_areas(session, areas)
     retiring = _missing_siblings(areas, stored) if retire_missing else []
     retired_codes = {a.code for a in retiring}
     staying = {code: a for code, a in stored.items() if code not in retired_codes}
-    problems += _check_hierarchy(areas, staying, file_codes=_valid_codes(file, columns.code),
+    problems += _check_hierarchy(areas, staying, file_codes=_valid_codes(file, columns.code, scheme),
                                  tolerance=tolerance, metric=Metric(settings.metric_crs),
-                                 judge_gaps=not any(p.severity == "error" for p in problems))
+                                 judge_gaps=not any(p.severity == "error" for p in problems),
+                                 top_rank=_top_rank(session, areas))
     progress("validating", len(areas), len(areas))
     problems = list(file.warnings) + problems
     if any(p.severity == "error" for p in problems):
@@ -160,69 +155,23 @@ def import_boundaries(
     return summary
 
 
-def import_compounds(
-    session: Session,
-    path: str | Path,
-    *,
-    layer: str | None = None,
-    crs: str | None = None,
-    datum: InputDatum = InputDatum.wgs84,
-    encoding: str | None = None,
-    name_field: str | None = None,
-    community_field: str | None = None,
-    tolerance: Tolerance = DEFAULT_TOLERANCE,
-    region: Region = CHINA,
-    settings: Settings | None = None,
-    progress: ProgressReporter | None = None,
-) -> ImportSummary:
-    """Validate every compound of a file, then insert or update each by (community code, name).
-
-    Attributes are name, community_code, address, households, property_company and built_year (usual
-    Chinese column names are recognised too). A compound without community code is placed in the current
-    community that holds most of it, so the communities must be imported first. Each compound must lie in
-    its community within ``tolerance``. Compounds missing from the file are kept.
-
-    Raises InvalidInput when the file cannot be read, and ValidationFailed when any feature has an error;
-    nothing is written then.
-    """
-    settings = settings or get_settings()
-    progress = progress or no_progress
-    progress("reading", 0, 1)
-    file = read_vector(path, layer=layer, crs=crs, datum=datum, encoding=encoding)
-    features, problems = compounds.compounds_from_file(file, name_field=name_field,
-                                                       community_field=community_field, region=region)
-    progress("reading", 1, 1)
-    progress("validating", 0, len(features))
-    problems += compounds.locate_communities(session, features)
-    problems += compounds.check_compounds(session, [f for f in features if f.community_code], tolerance,
-                                          Metric(settings.metric_crs))
-    progress("validating", len(features), len(features))
-    problems = list(file.warnings) + problems
-    if any(p.severity == "error" for p in problems):
-        raise ValidationFailed(problems=problems, what=file.source)
-    progress("writing", 0, len(features))
-    added, changed, unchanged = compounds.write_compounds(session, features)
-    progress("writing", len(features), len(features))
-    return ImportSummary(added=added, changed=changed, unchanged=unchanged, warnings=problems)
-
-
-def _valid_codes(file: VectorFile, column: str) -> set[str]:
-    return {c for c in (normalise_code(v) for v in file.frame[column]) if is_valid_code(c)}
+def _valid_codes(file: VectorFile, column: str, scheme: CodeScheme) -> set[str]:
+    return {c for c in (scheme.normalise(v) for v in file.frame[column]) if c and scheme.problem(c) is None}
 
 
 def _areas_from_file(
-    file: VectorFile, columns: _Columns, region: Region
+    file: VectorFile, columns: _Columns, region: Region, scheme: CodeScheme, level: AdminLevel | None
 ) -> tuple[dict[str, _Area], list[Problem]]:
     """The file's usable areas by code, and the problems of each feature on its own."""
     frame = file.frame
     problems: list[Problem] = []
     areas: dict[str, _Area] = {}
-    codes = [normalise_code(v) for v in frame[columns.code]]
+    codes = [scheme.normalise(v) for v in frame[columns.code]]
     seen = Counter(codes)
     for number, (code, values) in enumerate(zip(codes, frame.to_dict("records"), strict=True), start=1):
         name = text_value(values.get(columns.name))
         label = f"{code or f'feature #{number}'} {name or '(no name)'}"
-        found = _area_problems(code, name, values, columns, label, seen)
+        found, area_level = _area_problems(code, name, values, columns, label, seen, scheme, level)
         geom, geometry_problems = repair_polygonal(values.get(frame.geometry.name), label)
         found += geometry_problems
         if geom is not None and (implausible := check_lonlat(geom, label, region)):
@@ -230,10 +179,10 @@ def _areas_from_file(
         problems += found
         if any(p.severity == "error" for p in found) or geom is None or name is None:
             continue
-        if not is_valid_code(code) or (level := level_of_code(code)) is None:
+        if code is None or area_level is None:
             continue  # reported by _area_problems
-        parent = normalise_code(values.get(columns.parent)) if columns.parent else None
-        areas[code] = _Area(code, name, level, parent or parent_of_code(code), geom)
+        parent = scheme.normalise(values.get(columns.parent)) if columns.parent else None
+        areas[code] = _Area(code, name, area_level, parent or scheme.parent_of(code), geom)
     return areas, problems
 
 
@@ -244,42 +193,53 @@ def _area_problems(
     columns: _Columns,
     label: str,
     seen: Counter[str | None],
-) -> list[Problem]:
-    """What is wrong with one feature's attributes, each naming the fix."""
+    scheme: CodeScheme,
+    given_level: AdminLevel | None,
+) -> tuple[list[Problem], AdminLevel | None]:
+    """What is wrong with one feature's attributes, each naming the fix, and the feature's level (None when
+    it cannot be told)."""
     problems = []
     if name is None:
         problems.append(Problem("error", label, "has no name", "fill in its name column"))
     elif len(name) > NAME_LENGTH:
         problems.append(Problem("error", label, f"name is {len(name)} characters long",
                                 f"shorten it to {NAME_LENGTH}"))
-    if not is_valid_code(code):
-        problems.append(Problem("error", label, f"code {code!r} is not 12 digits",
-                                "give the full 12-digit statistical division code, e.g. 433101004003"))
-        return problems
+    if (wrong := scheme.problem(code)) is not None or code is None:
+        problems.append(Problem("error", label, f"code {wrong} ({scheme.value} scheme)",
+                                f"give {scheme.wanted()}"))
+        return problems, None
     if seen[code] > 1:
         problems.append(Problem("error", label, f"code {code} appears {seen[code]} times in the file",
                                 "keep one feature per code (merge the parts into one multipolygon)"))
-    level = level_of_code(code)
-    if level is None:
+    level = scheme.level_of(code)
+    if scheme.derives_hierarchy and level is None:
         problems.append(Problem("error", label, f"code {code} is a province; Wangge holds prefectures and below",
                                 "leave the province out of the file"))
-        return problems
-    if columns.level and (given := values.get(columns.level)) not in (None, ""):
+        return problems, None
+    stated: AdminLevel | None = given_level
+    given = text_value(values.get(columns.level)) if columns.level else None
+    if stated is None and given is not None:  # an empty cell is a level to derive, not a level "nan"
         stated = parse_level(given)
         if stated is None:
             problems.append(Problem("error", label, f"level {given!r} is not one Wangge knows",
                                     f"use one of {', '.join(AdminLevel)}, or leave the level column out"))
-        elif stated is not level:
-            problems.append(Problem("error", label, f"level column says {stated.value}, but code {code} is a "
-                                    f"{level.value} code", "correct the level or the code"))
+            return problems, None
+    if stated is not None and level is not None and stated is not level:
+        problems.append(Problem("error", label, f"level {'--level' if given_level else 'column'} says "
+                                f"{stated.value}, but code {code} is a {level.value} code",
+                                "correct the level or the code"))
+    level = level or stated
+    if level is None:
+        problems.append(Problem("error", label, f"has no level, and a code of the {scheme.value} scheme does not "
+                                "say it", f"give --level (one of {', '.join(AdminLevel)}) or a level column"))
     if columns.parent:
-        parent = normalise_code(values.get(columns.parent))
-        if parent is not None and not is_valid_code(parent):
-            problems.append(Problem("error", label, f"parent code {parent!r} is not 12 digits",
-                                    "give the parent's full 12-digit code, or leave it empty to derive it"))
+        parent = scheme.normalise(values.get(columns.parent))
+        if parent is not None and (wrong := scheme.problem(parent)) is not None:
+            problems.append(Problem("error", label, f"parent code {wrong}",
+                                    "give the parent's code, or leave it empty to derive it"))
         elif parent == code:
             problems.append(Problem("error", label, "is its own parent", "correct the parent code"))
-    return problems
+    return problems, level
 
 
 def _stored_areas(session: Session, areas: dict[str, _Area]) -> dict[str, _Area]:
@@ -306,6 +266,7 @@ def _check_hierarchy(
     tolerance: Tolerance,
     metric: Metric,
     judge_gaps: bool,
+    top_rank: int = 0,
 ) -> list[Problem]:
     """Parents exist, children lie inside parents, siblings do not overlap (errors) or leave gaps (warnings),
     judged on the world as it would be after the import. Gaps are only judged when every feature of the
@@ -316,6 +277,7 @@ def _check_hierarchy(
                 "import the parent first (or add it to the file), or correct the parent code")
         for area in areas.values()
         if area.parent_code and area.level is not AdminLevel.prefecture  # a province: not held
+        and area.level.rank > top_rank  # the top of what is held (a city without its prefecture) may lack it
         and area.parent_code not in file_codes and area.parent_code not in stored
     ]
     codes = list(world)
@@ -342,6 +304,13 @@ def _check_hierarchy(
             problems += find_gaps(metric_geoms[parent_code], geoms, tolerance, metric,
                                   parent_label=world[parent_code].label)
     return problems
+
+
+def _top_rank(session: Session, areas: dict[str, _Area]) -> int:
+    """The rank of the highest level held, stored or in the file: areas of that level need no parent."""
+    stored = session.scalars(select(AdminArea.level).where(AdminArea.valid_to.is_(None)).distinct())
+    ranks = [AdminLevel(level).rank for level in stored] + [a.level.rank for a in areas.values()]
+    return min(ranks, default=0)
 
 
 def _missing_siblings(areas: dict[str, _Area], stored: dict[str, _Area]) -> list[_Area]:

@@ -1,6 +1,6 @@
 """Residential compounds (小区) from a file: their attributes, the community each lies in, and the upsert.
 
-The service that ties these steps together is :func:`gis.areas.boundaries.import_compounds`. A compound is
+The service that ties these steps together is :func:`import_compounds`. A compound is
 identified by (community code, name); its community comes from the file or, when the file has none, from
 PostGIS: the current community that holds most of the compound.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import shapely
 from geoalchemy2.shape import from_shape
@@ -18,10 +19,15 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gis.areas.divisions import is_valid_code, level_of_code, normalise_code
-from gis.errors import Problem
+from gis.areas.import_summary import ImportSummary
+from gis.errors import Problem, ValidationFailed
 from gis.models.areas import SRID, AdminArea, AdminLevel, Compound
-from gis.spatial.readers import VectorFile, find_column, int_value, pick_column, text_value
+from gis.progress import ProgressReporter, no_progress
+from gis.settings import Settings, get_settings
+from gis.spatial.crs import InputDatum
+from gis.spatial.readers import VectorFile, find_column, int_value, pick_column, read_vector, text_value
 from gis.spatial.validation import (
+    DEFAULT_TOLERANCE,
     Metric,
     Region,
     Tolerance,
@@ -228,3 +234,50 @@ def write_compounds(session: Session, features: list[CompoundFeature]) -> tuple[
         session.execute(update(Compound), changed_rows)
     session.flush()
     return len(new_rows), len(changed_rows), unchanged
+
+
+def import_compounds(
+    session: Session,
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    crs: str | None = None,
+    datum: InputDatum = InputDatum.wgs84,
+    encoding: str | None = None,
+    name_field: str | None = None,
+    community_field: str | None = None,
+    tolerance: Tolerance = DEFAULT_TOLERANCE,
+    region: Region | None = None,
+    settings: Settings | None = None,
+    progress: ProgressReporter | None = None,
+) -> ImportSummary:
+    """Validate every compound of a file, then insert or update each by (community code, name).
+
+    Attributes are name, community_code, address, households, property_company and built_year (usual
+    Chinese column names are recognised too). A compound without community code is placed in the current
+    community that holds most of it, so the communities must be imported first. Each compound must lie in
+    its community within ``tolerance``. Compounds missing from the file are kept.
+
+    Raises InvalidInput when the file cannot be read, and ValidationFailed when any feature has an error;
+    nothing is written then.
+    """
+    settings = settings or get_settings()
+    progress = progress or no_progress
+    progress("reading", 0, 1)
+    file = read_vector(path, layer=layer, crs=crs, datum=datum, encoding=encoding)
+    features, problems = compounds_from_file(file, name_field=name_field,
+                                                       community_field=community_field,
+                                                       region=region or Region.of(settings))
+    progress("reading", 1, 1)
+    progress("validating", 0, len(features))
+    problems += locate_communities(session, features)
+    problems += check_compounds(session, [f for f in features if f.community_code], tolerance,
+                                          Metric(settings.metric_crs))
+    progress("validating", len(features), len(features))
+    problems = list(file.warnings) + problems
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems=problems, what=file.source)
+    progress("writing", 0, len(features))
+    added, changed, unchanged = write_compounds(session, features)
+    progress("writing", len(features), len(features))
+    return ImportSummary(added=added, changed=changed, unchanged=unchanged, warnings=problems)

@@ -13,6 +13,8 @@ How a community is cut:
    piece they share the **longest border** with (a whole cell is preferred over another sliver). A
    sliver that shares no border with any piece stays a cell of its own.
 4. Cells are numbered 001…999 by lattice row from north to south, and within a row from west to east.
+   The code is the community's and the number (:meth:`gis.areas.schemes.CodeScheme.cell_code`); a community
+   that needs more than 999 cells is the build's one choice (:mod:`gis.areas.big_areas`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gis.areas.schemes import STANDARD_SEQUENCE_DIGITS, CodeScheme
 from gis.errors import InvalidInput
 from gis.progress import ProgressReporter, no_progress
 
@@ -171,41 +174,66 @@ def build_grid(
     spec: GridSpec,
     *,
     progress: ProgressReporter = no_progress,
+    scheme: CodeScheme = CodeScheme.cn,
+    digits: int = STANDARD_SEQUENCE_DIGITS,
 ) -> GridBuild:
     """Cut every community ``(code, outline in the metric CRS)`` into cells; progress once per community.
 
     Raises
     ------
     TooManyCells
-        When a community would get more than 999 cells; nothing of the build is returned.
+        When a community would get more cells than ``digits`` can number; nothing of the build is returned.
     """
     todo = list(communities)
     result = GridBuild(spec=spec)
     progress(PROGRESS_STAGE, 0, len(todo))
     for done, (code, geom) in enumerate(todo, start=1):
-        result.communities.append(grid_community(code, geom, spec))
+        result.communities.append(grid_community(code, geom, spec, scheme=scheme, digits=digits))
         progress(PROGRESS_STAGE, done, len(todo))
     return result
 
 
-def grid_community(community_code: str, geom: BaseGeometry, spec: GridSpec) -> CommunityGrid:
+def renumber(build: GridBuild, scheme: CodeScheme, digits: int) -> GridBuild:
+    """The same cells with codes of ``digits``-digit numbers (same order); raises TooManyCells if one does
+    not fit."""
+    communities = []
+    for cells in build.communities:
+        if len(cells) >= 10**digits:
+            raise TooManyCells(f"community {cells.community_code} has {len(cells)} cells, more than {digits} "
+                               "digits can number")
+        codes = [scheme.cell_code(cells.community_code, seq, digits) for seq in range(1, len(cells) + 1)]
+        communities.append(CommunityGrid(cells.community_code, codes, cells.geoms, cells.areas,
+                                         cells.slivers_merged, cells.specks_dropped))
+    return GridBuild(spec=build.spec, communities=communities)
+
+
+def grid_community(
+    community_code: str,
+    geom: BaseGeometry,
+    spec: GridSpec,
+    *,
+    scheme: CodeScheme = CodeScheme.cn,
+    digits: int = STANDARD_SEQUENCE_DIGITS,
+) -> CommunityGrid:
     """The cells of one community (outline in the metric CRS), numbered north→south, west→east.
 
     Raises
     ------
     TooManyCells
-        When the community would get more than 999 cells; the message suggests a larger cell size.
+        When the community would get more cells than ``digits`` can number (999 for the national code); the
+        message suggests a larger cell size.
     """
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
     pieces, rows, cols = clip_to_lattice(geom, spec.cell_size)
     areas = shapely.area(pieces)
     cell_of, roots = group_slivers(pieces, areas, spec)
-    if len(roots) > MAX_CELLS:
+    if len(roots) >= 10**digits:
         raise TooManyCells(
             f"community {community_code} would get {len(roots)} cells at {spec.cell_size:g} m, more than "
-            f"the {MAX_CELLS} a 3-digit cell number allows — fix: build with a larger cell size, e.g. "
-            f"--cell-size {suggest_cell_size(float(shapely.area(geom))):g}"
+            f"the {10**digits - 1} a {digits}-digit cell number allows — fix: build with a larger cell size, e.g. "
+            f"--cell-size {suggest_cell_size(float(shapely.area(geom)), 10**digits - 1):g}, or choose "
+            "--big-areas long or fit"
         )
     cells = pieces[roots].copy()
     sizes = np.bincount(cell_of[cell_of >= 0], minlength=len(roots))
@@ -219,7 +247,7 @@ def grid_community(community_code: str, geom: BaseGeometry, spec: GridSpec) -> C
     cells = cells[order]
     return CommunityGrid(
         community_code=community_code,
-        codes=[cell_code(community_code, seq) for seq in range(1, len(cells) + 1)],
+        codes=[scheme.cell_code(community_code, seq, digits) for seq in range(1, len(cells) + 1)],
         geoms=cells,
         areas=shapely.area(cells),
         slivers_merged=int((sizes - 1).sum()),

@@ -24,6 +24,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gis.areas import grid
+from gis.areas.big_areas import BigAreas, build_for_all
+from gis.areas.schemes import CodeScheme
 from gis.errors import InvalidInput, NotFound, Problem, ValidationFailed
 from gis.models import SRID, AdminArea, GridCell
 from gis.progress import ProgressReporter, no_progress
@@ -66,14 +68,16 @@ class BuildReport:
     written: WriteCounts
     coverage: list[grid.Coverage] = field(default_factory=list)
     skipped: int = 0  # communities left alone by --if-missing
+    big_areas: str = ""  # what the build chose for communities over 999 cells (gis.areas.big_areas)
 
     def __str__(self) -> str:
         if not self.communities:
             return f"nothing to build: all {self.skipped} communities already have cells"
         skipped = f"; {self.skipped} communities already had cells" if self.skipped else ""
+        big = f"; {self.big_areas}" if self.big_areas else ""
         return (
             f"{self.cells} cells in {self.communities} communities (cell {self.spec.cell_size:g} m, "
-            f"{self.slivers_merged} slivers merged): {self.written}; coverage check passed{skipped}"
+            f"{self.slivers_merged} slivers merged): {self.written}; coverage check passed{skipped}{big}"
         )
 
 
@@ -95,7 +99,7 @@ def read_communities(
         unknown = sorted(set(codes) - known)
         if unknown:
             raise NotFound(
-                f"no current community with code {', '.join(unknown)} — fix: check the code (12 digits) "
+                f"no current community with code {', '.join(unknown)} — fix: check the code "
                 "against the loaded boundaries"
             )
     query = select(AdminArea.code, AdminArea.name, func.ST_AsBinary(AdminArea.geom)).where(*current).order_by(
@@ -129,13 +133,15 @@ def build_grid(
     sliver_ratio: float | None = None,
     communities: Sequence[str] | None = None,
     if_missing: bool = False,
+    big_areas: BigAreas | None = None,
     progress: ProgressReporter = no_progress,
 ) -> BuildReport:
     """Build (or rebuild) the unit grid of the current communities and check it, in the caller's transaction.
 
     ``cell_size`` (m) and ``sliver_ratio`` default to the settings. ``communities`` limits the build to
-    those codes; ``if_missing`` to communities that have no cell yet. Cells of the rebuilt communities
-    are upserted by code (see the module docstring); the others are not touched.
+    those codes; ``if_missing`` to communities that have no cell yet. ``big_areas`` (default: the settings')
+    says what to do when a community needs more than 999 cells (see :mod:`gis.areas.big_areas`). Cells of
+    the rebuilt communities are upserted by code (see the module docstring); the others are not touched.
 
     Raises
     ------
@@ -144,7 +150,7 @@ def build_grid(
     InvalidInput
         No community is loaded, or the cell size / sliver ratio is out of range.
     grid.TooManyCells
-        A community would get more than 999 cells.
+        A community would get more than 999 cells and ``big_areas`` is ``refuse``.
     ValidationFailed
         The written cells do not tile their community (a bug, reported rather than stored).
     """
@@ -162,7 +168,10 @@ def build_grid(
             raise InvalidInput("no communities are loaded — fix: load the administrative boundaries first")
         return BuildReport(spec=spec, communities=0, cells=0, slivers_merged=0, written=WriteCounts(),
                            skipped=total)
-    built = grid.build_grid(((c.code, c.geom) for c in todo), spec, progress=progress)
+    built, plan = build_for_all([(c.code, c.geom) for c in todo], spec,
+                                BigAreas(big_areas or settings.big_areas), scheme=CodeScheme(settings.code_scheme),
+                                progress=progress)
+    spec = plan.spec
     codes, owners, geoms, areas = built.arrays()
     written = write_cells(session, codes=codes, community_codes=owners, geoms=geoms, areas=areas,
                           srid=metric, metric_crs=metric, replace_communities=[c.code for c in todo])
@@ -176,7 +185,7 @@ def build_grid(
         )
     skipped = (len(communities) if communities else count_communities(session)) - len(todo) if if_missing else 0
     return BuildReport(spec=spec, communities=len(todo), cells=built.cells, slivers_merged=built.slivers_merged,
-                       written=written, coverage=checks, skipped=skipped)
+                       written=written, coverage=checks, skipped=skipped, big_areas=plan.describe())
 
 
 def write_cells(

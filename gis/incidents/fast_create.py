@@ -20,21 +20,20 @@ after such a failure would need the database. The HTTP create route, whose sessi
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from geoalchemy2 import WKBElement
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, literal_column
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapper, Session, configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 
 from gis.db import driver_connection
 from gis.errors import InvalidInput
-from gis.incidents.location import check_coordinate, in_range, to_wgs84
+from gis.incidents.location import check_coordinate, in_range, location_select, to_wgs84
 from gis.incidents.service import (
-    _METRES_PER_DEGREE,
     FUTURE_TOLERANCE,
     MAX_ADDRESS,
     Created,
@@ -42,11 +41,11 @@ from gis.incidents.service import (
     parse_source,
 )
 from gis.incidents.work_calendar import SHANGHAI
-from gis.models import SRID, AdminLevel, Category, Incident, Source, Status, User
+from gis.models import SRID, Category, Incident, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.people.permissions import PERMISSIONS, Action
 from gis.settings import get_settings
-from gis.spatial.crs import InputDatum
+from gis.spatial.crs import InputDatum, degrees_for_metres
 
 T = TypeVar("T")
 
@@ -64,27 +63,34 @@ def _columns(model: type, alias: str) -> str:
 # finds them), then those of the category still open: left to itself, the statement's generic plan also
 # scans the category index, which grows with the table. The result: the case (rank 0), then its possible
 # duplicates nearest first, each row with the category and the caller.
+def _located_sql() -> str:
+    """The location rule (``gis.incidents.location.location_select``) as SQL text for this statement, on the
+    statement's own ``%(lon)s``/``%(lat)s`` parameters: the fast path locates exactly as :func:`locate` does."""
+    point = func.ST_SetSRID(func.ST_MakePoint(literal_column("%(lon)s"), literal_column("%(lat)s")), SRID)
+    # "named" paramstyle: percent signs pass through unescaped, so the placeholders stay psycopg's.
+    compiled = location_select(point).compile(dialect=postgresql.dialect(paramstyle="named"),  # type: ignore[no-untyped-call]
+                                              compile_kwargs={"literal_binds": True})
+    sql = str(compiled)
+    if sql.count("%") != sql.count("%(lon)s") + sql.count("%(lat)s"):
+        raise RuntimeError("the location rule's SQL holds a % that psycopg would read as a placeholder")
+    return sql
+
+
+_LOCATED = _located_sql()
 STATEMENT = f"""
 WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {SRID}) AS g),
 caller AS (SELECT * FROM app_user WHERE id = %(reporter)s AND is_active AND role = ANY(%(roles)s)),
 cat AS (SELECT * FROM category WHERE code = %(category)s AND active),
-community AS (
-    SELECT a.code, a.parent_code FROM admin_area a, pt
-    WHERE a.valid_to IS NULL AND a.level = '{AdminLevel.community.value}' AND ST_Intersects(a.geom, pt.g)
-    ORDER BY a.code LIMIT 1),
-drawn AS (SELECT nextval(pg_get_serial_sequence('incident', 'id')) AS id FROM caller, community, cat),
+located AS ({_LOCATED}),
+drawn AS (SELECT nextval(pg_get_serial_sequence('incident', 'id')) AS id FROM caller, located, cat),
 ins AS (
     INSERT INTO incident (id, public_id, category_code, description, location, address, source, reporter_id,
                           cell_code, community_code, subdistrict_code, team_id, status, version, reported_at)
     SELECT drawn.id, %(prefix)s || lpad(drawn.id::text, greatest(6, length(drawn.id::text)), '0'), %(category)s,
            %(description)s, pt.g, %(address)s, %(source)s, %(reporter)s,
-           (SELECT g.code FROM grid_cell g WHERE g.community_code = community.code AND ST_Intersects(g.geom, pt.g)
-            ORDER BY g.code LIMIT 1),
-           community.code, community.parent_code,
-           (SELECT t.team_id FROM team_jurisdiction t WHERE t.area_code IN (community.code, community.parent_code)
-            ORDER BY CASE WHEN t.area_code = community.code THEN 0 ELSE 1 END, t.team_id LIMIT 1),
+           located.cell_code, located.community_code, located.subdistrict_code, located.team_id,
            '{Status.reported.value}', 1, %(reported_at)s
-    FROM drawn, community, pt
+    FROM drawn, located, pt
     RETURNING *),
 event AS (
     INSERT INTO incident_event (incident_id, actor_id, at, action, from_status, to_status, data)
@@ -166,7 +172,7 @@ def report_by_id(
         wx, wy = (x, y) if datum == InputDatum.wgs84 else to_wgs84(x, y, datum)
     except InvalidInput:
         return None
-    margin_deg = duplicate_radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(wy)), 0.01)) * 1.01
+    margin_deg = degrees_for_metres(duplicate_radius_m, wy)
     rows = driver_connection(session).execute(STATEMENT, {
         "lon": wx, "lat": wy, "category": code,
         "prefix": f"{settings.case_prefix}-{reported.astimezone(SHANGHAI).year}-",

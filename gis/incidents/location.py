@@ -101,21 +101,27 @@ def locate(session: Session, lon: float, lat: float, *, tolerance_m: float = 0.0
     return _located(session, point, AdminArea.code == nearest[0], exact=False)
 
 
-def _located(session: Session, point: Any, community_where: Any, *, exact: bool) -> Location | None:
-    community = (
-        _current_communities()
-        .where(community_where)
-        .order_by(AdminArea.code)
-        .limit(1)
-        .subquery()
-    )
+def location_select(point: Any, community_where: Any = None, *, exact: bool = True) -> Select[Any]:
+    """SQL: the row (community_code, community_name, subdistrict_code, cell_code, team_id) of ``point``, a
+    WGS84 point expression — the rule itself, which :func:`locate` runs and the create's one-statement fast
+    path (``gis.incidents.fast_create``) compiles into its statement. ``exact=False``: the community given by
+    ``community_where`` and its nearest cell (a point snapped from just outside)."""
+    where = func.ST_Intersects(AdminArea.geom, point) if community_where is None else community_where
+    community = _current_communities().where(where).order_by(AdminArea.code).limit(1).subquery("community")
     in_community = select(GridCell.code).where(GridCell.community_code == community.c.code)
     cell = (
         in_community.where(func.ST_Intersects(GridCell.geom, point)).order_by(GridCell.code)
         if exact else in_community.order_by(GridCell.geom.op("<->")(point), GridCell.code)
     ).limit(1).scalar_subquery()
     team = responsible_team(community.c.code, community.c.parent_code)
-    row = session.execute(select(community.c.code, community.c.name, community.c.parent_code, cell, team)).first()
+    return select(
+        community.c.code.label("community_code"), community.c.name.label("community_name"),
+        community.c.parent_code.label("subdistrict_code"), cell.label("cell_code"), team.label("team_id"),
+    )
+
+
+def _located(session: Session, point: Any, community_where: Any, *, exact: bool) -> Location | None:
+    row = session.execute(location_select(point, community_where, exact=exact)).first()
     if row is None:
         return None
     return Location(community_code=row[0], community_name=row[1], subdistrict_code=row[2], cell_code=row[3],

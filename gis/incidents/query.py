@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 from gis.incidents.workflow import overdue_clause
-from gis.layers.base import BBox, check_bbox
 from gis.models import Incident, Status
+from gis.spatial.bbox import BBox, check_bbox
 
 MAX_LIMIT = 10_000
 SORTS: dict[str, Any] = {"reported_at": Incident.reported_at, "updated_at": Incident.updated_at, "id": Incident.id}

@@ -11,7 +11,6 @@ years, so ``JS-2027-000124`` may follow ``JS-2026-000123``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,13 +44,12 @@ from gis.models import (
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.people.permissions import Action, require
 from gis.settings import get_settings
-from gis.spatial.crs import InputDatum
+from gis.spatial.crs import InputDatum, degrees_for_metres
 
 MAX_ADDRESS = 200
 MAX_IDEMPOTENCY_KEY = 128
 # Reports from a phone whose clock runs a little fast are fine; a report dated tomorrow is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=10)
-_METRES_PER_DEGREE = 111_320.0
 
 
 def public_id(incident_id: int, reported_at: datetime, prefix: str | None = None) -> str:
@@ -235,8 +233,7 @@ def _open_cases_near(
     radius_m = get_settings().duplicate_radius_m if radius_m is None else radius_m
     if radius_m <= 0:
         return []
-    # A degree of longitude is the shorter one; a margin in its units keeps the index prefilter generous.
-    margin_deg = radius_m / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01)) * 1.01
+    margin_deg = degrees_for_metres(radius_m, lat)
     metres = func.ST_Distance(cast(Incident.location, Geography), cast(point, Geography))
     conditions = [
         Incident.category_code == category_code,

@@ -25,9 +25,10 @@ import orjson
 from sqlalchemy import Select, Text, cast, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
-from gis.errors import InvalidInput
+from gis.spatial.bbox import BBox as BBox
+from gis.spatial.bbox import check_bbox as check_bbox
+from gis.timespan import Timespan
 
-BBox = tuple[float, float, float, float]
 # Rows of any width: a layer's select has a geometry column and one column per field.
 Rows: TypeAlias = Select[*tuple[Any, ...]]
 FieldType = Literal["string", "integer", "number", "boolean", "datetime", "date"]
@@ -62,18 +63,6 @@ class FeaturePage:
     matched: int | None
 
 
-def check_bbox(bbox: BBox | None) -> BBox | None:
-    """Refuse a bbox that cannot be a lon/lat box, naming the fix."""
-    if bbox is None:
-        return None
-    minx, miny, maxx, maxy = bbox
-    if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise InvalidInput("bbox: coordinates must be lon in [-180, 180] and lat in [-90, 90] (EPSG:4326)")
-    if minx > maxx or miny > maxy:
-        raise InvalidInput("bbox: min must not exceed max; give minLon,minLat,maxLon,maxLat")
-    return bbox
-
-
 _COLLECTION_HEAD = b'{"type":"FeatureCollection","features":['
 _COLLECTION_TAIL = b"]}"
 
@@ -102,6 +91,9 @@ class Layer:
     fields: ClassVar[Sequence[Field]]
     style: ClassVar[Style] = Style()
     id_field: ClassVar[str | None] = None  # the field emitted as the GeoJSON feature ``id``; None: the first
+    # The field holding each feature's time, for ``during`` (OGC API ``datetime``); None: not temporal, so
+    # every feature matches any span.
+    time_field: ClassVar[str | None] = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def select(self) -> Rows:
@@ -125,7 +117,8 @@ class Layer:
         return next(f for f in self.fields if f.name == name)
 
     # -- shared machinery ------------------------------------------------------------------------
-    def _filtered(self, bbox: BBox | None, feature_id: str | int | float | None = None) -> Select[Any]:
+    def _filtered(self, bbox: BBox | None, feature_id: str | int | float | None = None,
+                  during: Timespan | None = None) -> Select[Any]:
         # Every consumer (query, count, GeoDataFrames, features by id) comes through here: the one place
         # where a layer's own push-down meets the filters that keep every layer's semantics the same.
         stmt = self.select_for(check_bbox(bbox), feature_id)
@@ -134,10 +127,16 @@ class Layer:
             stmt = stmt.where(func.ST_Intersects(geom, func.ST_MakeEnvelope(*bbox, 4326)))
         if feature_id is not None:
             stmt = stmt.where(stmt.selected_columns[self.key.name] == feature_id)
+        if during is not None and self.time_field is not None:
+            moment = stmt.selected_columns[self.time_field]
+            if during.start is not None:
+                stmt = stmt.where(moment >= during.start)
+            if during.end is not None:
+                stmt = stmt.where(moment <= during.end)
         return stmt
 
-    def count(self, session: Session, *, bbox: BBox | None = None) -> int:
-        sub = self._filtered(bbox).subquery()
+    def count(self, session: Session, *, bbox: BBox | None = None, during: Timespan | None = None) -> int:
+        sub = self._filtered(bbox, during=during).subquery()
         return int(session.execute(select(func.count()).select_from(sub)).scalar_one())
 
     def query(
@@ -150,10 +149,12 @@ class Layer:
         with_count: bool = False,
         decimals: int = 7,
         feature_id: str | int | float | None = None,
+        during: Timespan | None = None,
     ) -> FeaturePage:
         """A page of features as GeoJSON built by PostgreSQL (ST_AsGeoJSON of each row); ``feature_id``
-        keeps only the features whose ``key`` field equals it."""
-        stmt = self._filtered(bbox, feature_id)
+        keeps only the features whose ``key`` field equals it; ``during`` those whose time lies in the span
+        (layers with a ``time_field``)."""
+        stmt = self._filtered(bbox, feature_id, during)
         if limit is not None:
             stmt = stmt.limit(limit)
         if offset:
@@ -172,7 +173,7 @@ class Layer:
         ).select_from(rows)
         body, returned = session.execute(agg).one()
         geojson = _COLLECTION_HEAD + body.encode() + _COLLECTION_TAIL
-        matched = self.count(session, bbox=bbox) if with_count else None
+        matched = self.count(session, bbox=bbox, during=during) if with_count else None
         return FeaturePage(geojson=geojson, returned=int(returned), matched=matched)
 
     def features(self, session: Session, **kwargs: Any) -> dict[str, Any]:
@@ -199,11 +200,12 @@ class Layer:
         row = session.execute(
             select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box))
         ).one()
-        return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+        return None if row[0] is None else BBox(float(row[0]), float(row[1]), float(row[2]), float(row[3]))
 
-    def to_geodataframe(self, session: Session, *, bbox: BBox | None = None) -> gpd.GeoDataFrame:
+    def to_geodataframe(self, session: Session, *, bbox: BBox | None = None,
+                        during: Timespan | None = None) -> gpd.GeoDataFrame:
         """The layer as a GeoDataFrame in EPSG:4326, columns in the order of ``fields``."""
-        stmt = self._filtered(bbox)
+        stmt = self._filtered(bbox, during=during)
         gdf = gpd.read_postgis(stmt, session.connection(), geom_col="geom", crs=4326)
         return gdf[[f.name for f in self.fields] + ["geom"]]
 
@@ -217,4 +219,5 @@ class Layer:
             "geometry_type": self.geometry_type,
             "fields": [vars(f) for f in self.fields],
             "style": vars(self.style),
+            "time_field": self.time_field,
         }

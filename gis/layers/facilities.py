@@ -17,6 +17,7 @@ from gis.facilities.coverage import sharing_select
 from gis.layers.base import BBox, FeaturePage, Field, Layer, Style
 from gis.models import Facility, FacilityType, Unit
 from gis.settings import get_settings
+from gis.timespan import Timespan
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,11 @@ class FacilitySharingLayer(Layer):
         _without_jit(session)
         return super().query(session, **kwargs)
 
-    def count(self, session: Session, *, bbox: BBox | None = None) -> int:
+    def count(self, session: Session, *, bbox: BBox | None = None, during: Timespan | None = None) -> int:
         _without_jit(session)
-        return super().count(session, bbox=bbox)
+        return super().count(session, bbox=bbox, during=during)
 
-    def to_geodataframe(self, session: Session, *, bbox: BBox | None = None) -> gpd.GeoDataFrame:
+    def to_geodataframe(self, session: Session, *, bbox: BBox | None = None,
+                        during: Timespan | None = None) -> gpd.GeoDataFrame:
         _without_jit(session)
-        return super().to_geodataframe(session, bbox=bbox)
+        return super().to_geodataframe(session, bbox=bbox, during=during)

@@ -45,6 +45,7 @@ class IncidentLayer(Layer):
         Field("community_code", "string", "社区代码", "Community code"),
     )
     style = Style(color="#d95f0e", fill_color="#fe9929", fill_opacity=0.8)
+    time_field = "reported_at"
 
     def select(self) -> Rows:
         return (

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from gis.models.people import User
 
 SRID = 4326
+AREA_CODE_LENGTH = 40  # 12-digit division codes, or any id of the ``any`` scheme (gis.areas.schemes)
+CELL_CODE_LENGTH = 48  # an area code, a separator and up to seven digits
+CODE_TOKEN = "^[0-9A-Za-z][0-9A-Za-z_.-]*$"
 
 Base.metadata.naming_convention = MetaData(
     naming_convention={
@@ -68,17 +71,18 @@ class AdminArea(Base):
     __tablename__ = "admin_area"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(12))
+    code: Mapped[str] = mapped_column(String(AREA_CODE_LENGTH))
     name: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(16))
-    parent_code: Mapped[str | None] = mapped_column(String(12))
+    parent_code: Mapped[str | None] = mapped_column(String(AREA_CODE_LENGTH))
     geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True))
     valid_from: Mapped[date] = mapped_column(Date, server_default=func.current_date())
     valid_to: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        CheckConstraint("code ~ '^[0-9]{12}$'", name="code_12_digits"),
+        # Which codes are good is the code scheme's rule (gis.areas.schemes), checked on import.
+        CheckConstraint(f"code ~ '{CODE_TOKEN}'", name="code_token"),
         CheckConstraint("level IN ('prefecture','city','subdistrict','community')", name="level_known"),
         CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="validity_ordered"),
         Index("uq_admin_area_current_code", "code", unique=True, postgresql_where="valid_to IS NULL"),
@@ -93,7 +97,7 @@ class Compound(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    community_code: Mapped[str] = mapped_column(String(12), index=True)
+    community_code: Mapped[str] = mapped_column(String(AREA_CODE_LENGTH), index=True)
     address: Mapped[str | None] = mapped_column(String(200))
     households: Mapped[int | None] = mapped_column(Integer)
     property_company: Mapped[str | None] = mapped_column(String(200))
@@ -107,13 +111,14 @@ class Compound(Base):
 
 
 class GridCell(Base):
-    """A unit grid cell (单元网格): 15-digit code = county(6) + subdistrict(3) + community(3) + seq(3)."""
+    """A unit grid cell (单元网格): 15-digit code = county(6) + subdistrict(3) + community(3) + seq(3) in the
+    national scheme; the community's code and a number in the others (gis.areas.schemes)."""
 
     __tablename__ = "grid_cell"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(15), unique=True)
-    community_code: Mapped[str] = mapped_column(String(12), index=True)
+    code: Mapped[str] = mapped_column(String(CELL_CODE_LENGTH), unique=True)
+    community_code: Mapped[str] = mapped_column(String(AREA_CODE_LENGTH), index=True)
     geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True))
     area_m2: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -121,8 +126,9 @@ class GridCell(Base):
     workers: Mapped[list[User]] = relationship(secondary="grid_cell_worker", viewonly=True)
 
     __table_args__ = (
-        CheckConstraint("code ~ '^[0-9]{15}$'", name="code_15_digits"),
-        CheckConstraint("substr(code, 1, 12) = community_code", name="code_in_community"),
+        CheckConstraint(f"code ~ '{CODE_TOKEN}'", name="code_token"),
+        CheckConstraint("left(code, char_length(community_code)) = community_code "
+                        "AND char_length(code) > char_length(community_code)", name="code_in_community"),
         CheckConstraint("area_m2 > 0", name="area_positive"),
     )
 

@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.db import Base
-from gis.models.areas import SRID
+from gis.models.areas import AREA_CODE_LENGTH, SRID
 
 
 class UnitKind(enum.StrEnum):
@@ -122,7 +122,7 @@ class UnitPairing(Base):
     __tablename__ = "unit_pairing"
 
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True)
-    community_code: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
+    community_code: Mapped[str] = mapped_column(String(AREA_CODE_LENGTH), primary_key=True, index=True)
     since: Mapped[date | None] = mapped_column(Date)
     commitment: Mapped[str | None] = mapped_column(Text)
 
@@ -148,7 +148,7 @@ class Facility(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(16))
-    community_code: Mapped[str] = mapped_column(String(12), index=True)
+    community_code: Mapped[str] = mapped_column(String(AREA_CODE_LENGTH), index=True)
     address: Mapped[str | None] = mapped_column(String(200))
     geom: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=True))
     footprint: Mapped[WKBElement | None] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False))
@@ -187,7 +187,7 @@ class Booking(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id", ondelete="CASCADE"), index=True)
-    community_code: Mapped[str] = mapped_column(String(12), index=True)
+    community_code: Mapped[str] = mapped_column(String(AREA_CODE_LENGTH), index=True)
     group_name: Mapped[str | None] = mapped_column(String(100))  # a resident group of the community
     purpose: Mapped[str | None] = mapped_column(String(200))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

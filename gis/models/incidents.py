@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.db import Base
-from gis.models.areas import SRID
+from gis.models.areas import AREA_CODE_LENGTH, CELL_CODE_LENGTH, SRID
 
 MAX_DESCRIPTION = 4000
 
@@ -133,9 +133,9 @@ class Incident(Base):
     address: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(16))
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
-    cell_code: Mapped[str | None] = mapped_column(String(15))
-    community_code: Mapped[str] = mapped_column(String(12))
-    subdistrict_code: Mapped[str | None] = mapped_column(String(12))
+    cell_code: Mapped[str | None] = mapped_column(String(CELL_CODE_LENGTH))
+    community_code: Mapped[str] = mapped_column(String(AREA_CODE_LENGTH))
+    subdistrict_code: Mapped[str | None] = mapped_column(String(AREA_CODE_LENGTH))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16), default=Status.reported.value)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -12,6 +12,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gis.db import Base
+from gis.models.areas import AREA_CODE_LENGTH, CELL_CODE_LENGTH
 
 
 class Role(enum.StrEnum):
@@ -43,7 +44,7 @@ class TeamJurisdiction(Base):
     __tablename__ = "team_jurisdiction"
 
     team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
-    area_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    area_code: Mapped[str] = mapped_column(String(AREA_CODE_LENGTH), primary_key=True)
     team: Mapped[Team] = relationship(back_populates="jurisdiction")
 
 
@@ -58,7 +59,7 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(32))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
-    community_code: Mapped[str | None] = mapped_column(String(12))
+    community_code: Mapped[str | None] = mapped_column(String(AREA_CODE_LENGTH))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -93,6 +94,6 @@ class GridCellWorker(Base):
     __tablename__ = "grid_cell_worker"
 
     cell_code: Mapped[str] = mapped_column(
-        String(15), ForeignKey("grid_cell.code", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+        String(CELL_CODE_LENGTH), ForeignKey("grid_cell.code", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)

@@ -352,3 +352,13 @@ def _invert(
             break
         wx, wy = wx - ex, wy - ey
     return wx, wy
+
+
+_METRES_PER_DEGREE_AT_EQUATOR = 111_320.0
+
+
+def degrees_for_metres(metres: float, lat: float) -> float:
+    """A little more than ``metres`` expressed in degrees of longitude at latitude ``lat`` (the shorter
+    degree, so the result is generous in latitude too): the margin for an index prefilter in EPSG:4326
+    (``ST_DWithin`` on geometry) that an exact distance in metres then narrows."""
+    return metres / (_METRES_PER_DEGREE_AT_EQUATOR * max(math.cos(math.radians(lat)), 0.01)) * 1.01

@@ -12,6 +12,7 @@ otherwise text that is not UTF-8 is read as GB18030 (a superset of GBK and GB231
 from __future__ import annotations
 
 import codecs
+import io
 import math
 import zipfile
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pyogrio
 import shapely
 from pyogrio.errors import DataSourceError
@@ -29,7 +31,8 @@ from pyproj.exceptions import CRSError
 from gis.errors import InvalidInput, Problem
 from gis.spatial.crs import InputDatum, convert_geometry
 
-FORMATS = "GeoJSON, GeoPackage, Shapefile (.shp, or zipped as .zip) or KML"
+FORMATS = "GeoJSON (a FeatureCollection, a Feature, a geometry or an array of them), GeoPackage, Shapefile " \
+    "(.shp, or zipped as .zip), KML or another vector format GDAL reads"
 LONLAT = CRS.from_epsg(4326)
 CGCS2000 = CRS.from_epsg(4490)
 DBF_CODE_PAGE_BYTE = 29  # "language driver id"; 0 means the file does not say
@@ -67,11 +70,13 @@ def read_vector(
         raise InvalidInput(f"{path}: no such file — fix: check the path")
     if encoding is not None:
         _check_encoding(encoding)
-    layer = _choose_layer(path, layer)
+    collection = _json_array_as_collection(path)
+    layer = _choose_layer(path, layer) if collection is None else None
     source = f"{path}:{layer}" if layer else str(path)
     encoding = encoding or _guess_dbf_encoding(path, layer)
     try:
-        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        frame = pyogrio.read_dataframe(path if collection is None else io.BytesIO(collection), layer=layer,
+                                       encoding=encoding)
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{source}: its text is not {encoding} ({exc}) — fix: give the right --encoding, "
                            "e.g. GBK or UTF-8") from exc
@@ -163,6 +168,27 @@ def int_value(value: object) -> int | None:
     if not number.is_integer():
         raise ValueError(f"{text!r} is not a whole number")
     return int(number)
+
+
+def _json_array_as_collection(path: Path) -> bytes | None:
+    """A JSON file holding an array of GeoJSON Features or geometries (as some DataV and AMap downloads do)
+    as the bytes of one FeatureCollection; None for any other file (GDAL reads those itself)."""
+    if path.suffix.lower() not in (".json", ".geojson"):
+        return None
+    raw = path.read_bytes()
+    if raw.lstrip()[:1] != b"[":
+        return None
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"{path}: not valid JSON ({exc}) — fix: give a GeoJSON file") from None
+    features = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or "type" not in item:
+            raise InvalidInput(f"{path}: item {number} of the array is not a GeoJSON Feature or geometry — fix: "
+                               "give a FeatureCollection, or an array of Features")
+        features.append(item if item["type"] == "Feature" else {"type": "Feature", "properties": {}, "geometry": item})
+    return orjson.dumps({"type": "FeatureCollection", "features": features})
 
 
 def _choose_layer(path: Path, layer: str | None) -> str | None:

@@ -18,6 +18,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from gis.errors import Problem
+from gis.settings import Settings
 from gis.spatial.crs import WGS84, reproject, transformer
 
 POLYGONAL = ("Polygon", "MultiPolygon")
@@ -35,6 +36,14 @@ class Region:
 
     def contains(self, lon0: float, lat0: float, lon1: float, lat1: float) -> bool:
         return self.min_lon <= lon0 and lon1 <= self.max_lon and self.min_lat <= lat0 and lat1 <= self.max_lat
+
+    @classmethod
+    def of(cls, settings: Settings) -> Region:
+        """The region a deployment expects its data in (``WANGGE_REGION``, ``WANGGE_REGION_NAME``)."""
+        return cls(settings.region_name, *settings.region_box)
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.min_lon:g}, {self.min_lat:g} – {self.max_lon:g}, {self.max_lat:g}"
 
 
 CHINA = Region("China", 73.0, 3.0, 136.0, 54.0)
@@ -139,8 +148,11 @@ def check_lonlat(geom: BaseGeometry, label: str, region: Region = CHINA) -> Prob
         return Problem("error", label, f"is not lon/lat at all ({where}): projected coordinates labelled as "
                        "degrees?", "give the file's real CRS with --crs EPSG:xxxx (e.g. EPSG:4546)")
     if not region.contains(lon0, lat0, lon1, lat1):
-        return Problem("error", label, f"lies outside the expected region ({region.name}, {where})",
-                       "check the file's CRS (.prj or --crs), and that it is the right file")
+        return Problem("error", label, f"lies outside the region this deployment expects ({where}; WANGGE_REGION "
+                       f"is {region.describe()})",
+                       "if the file is right and the city is new, run `wangge city init FILE --name NAME` and put "
+                       "its lines in .env (or set WANGGE_REGION); otherwise check the file's CRS (.prj or --crs) "
+                       "and datum (--datum), and that it is the right file")
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gis.models import Role, User
 from tests.factories import WORLD_CELLS, add_world
+from tests.layer_world import INCIDENT_IDS, add_layer_world
 
 LAYERS = "/api/v1/layers"
 Headers = dict[str, str]
@@ -82,8 +84,23 @@ def test_an_unknown_layer_is_a_404_pointing_to_the_catalogue(client: TestClient,
         {"limit": 0},
         {"limit": 100_000},
         {"bbx": "109.70,28.25,109.71,28.26"},  # a typo must not silently return everything
+        {"datetime": "yesterday"},
+        {"datetime": "2026-03-02/2026-03-01"},  # start after end
     ],
 )
 def test_bad_query_parameters_are_a_422(client: TestClient, headers: Headers, params: dict) -> None:
     response = client.get(f"{LAYERS}/grid_cells", params=params, headers=headers)
     assert response.status_code == 422, response.text
+
+
+def test_a_datetime_keeps_the_incidents_reported_in_it(
+    db: Session, client: TestClient, make_user: Callable[..., User], auth_headers: Callable[[User], Headers]
+) -> None:
+    add_layer_world(db)  # three cases reported 1, 2 and 3 days ago
+    headers = auth_headers(make_user(Role.planner))
+    since = (datetime.now(UTC) - timedelta(hours=36)).isoformat()
+    response = client.get(f"{LAYERS}/incidents", params={"datetime": f"{since}/.."}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert [f["id"] for f in response.json()["features"]] == INCIDENT_IDS[:1]
+    everything = client.get(f"{LAYERS}/incidents", headers=headers).json()["features"]
+    assert sorted(f["id"] for f in everything) == INCIDENT_IDS

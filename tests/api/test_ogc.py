@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -144,9 +145,26 @@ def test_bbox_selects_the_features_it_touches(client: TestClient, key: str) -> N
     assert get(client, f"{CELLS}/items", key, bbox="100,20,100.1,20.1").json()["numberMatched"] == 0
 
 
-def test_a_datetime_is_accepted_and_selects_everything_since_no_layer_is_temporal(client: TestClient, key: str) -> None:
+def test_a_datetime_selects_everything_in_a_layer_without_time(client: TestClient, key: str) -> None:
     for value in ("2026-01-01T00:00:00Z", "2025-01-01/..", "../2026-06-30T12:00:00+08:00", "2026-01-01"):
         assert get(client, f"{CELLS}/items", key, datetime=value).json()["numberReturned"] == 3
+
+
+def test_a_datetime_keeps_the_incidents_reported_in_it(client: TestClient, key: str) -> None:
+    # The layer world's three cases were reported 1, 2 and 3 days ago.
+    now = datetime.now(UTC)
+
+    def ids(value: str) -> list[str]:
+        body = get(client, f"{OGC}/collections/incidents/items", key, datetime=value).json()
+        assert body["numberMatched"] == body["numberReturned"]
+        return sorted(f["id"] for f in body["features"])
+
+    day_and_a_half_ago = (now - timedelta(hours=36)).isoformat()
+    assert ids(f"{day_and_a_half_ago}/..") == INCIDENT_IDS[:1]
+    assert ids(f"../{day_and_a_half_ago}") == INCIDENT_IDS[1:]
+    assert ids(f"{(now - timedelta(hours=60)).isoformat()}/{day_and_a_half_ago}") == INCIDENT_IDS[1:2]
+    assert ids("2000-01-01/2000-12-31") == []
+    assert ids("2000-01-01/..") == INCIDENT_IDS
 
 
 @pytest.mark.parametrize(

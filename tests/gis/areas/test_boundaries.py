@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from geoalchemy2.shape import to_shape
@@ -12,9 +14,11 @@ from shapely.geometry import MultiPolygon, Point, box
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.areas.boundaries import ImportSummary, import_boundaries
+from gis.areas.boundaries import import_boundaries
+from gis.areas.import_summary import ImportSummary
+from gis.areas.schemes import CodeScheme
 from gis.errors import ValidationFailed
-from gis.models import AdminArea
+from gis.models import AdminArea, AdminLevel
 from gis.settings import PROJECT_ROOT, Settings
 from gis.spatial.crs import InputDatum, convert_geometry
 from tests.common import (
@@ -326,3 +330,73 @@ def test_the_jishou_sample_imports_without_errors_and_again_without_change(db: S
     assert (first.added, first.changed) == (features, 0)
     assert all(w.severity == "warning" for w in first.warnings)
     assert (again.added, again.changed, again.unchanged) == (0, 0, features)
+
+
+# -- code schemes (issue 15) ------------------------------------------------------------------------
+
+ANY = Settings(database_url="postgresql://unused/unused", code_scheme="any")
+
+
+def _boroughs_world() -> list[dict[str, object]]:
+    """A borough of two districts with foreign ids, and a district of another borough that is not loaded."""
+    return [
+        {"id": "B1", "name": "Borough One", "geometry": box(109.70, 28.25, 109.76, 28.33)},
+        {"id": "101", "name": "District 101", "geometry": box(109.70, 28.25, 109.73, 28.33)},
+        {"id": "102", "name": "District 102", "geometry": box(109.73, 28.25, 109.76, 28.33)},
+    ]
+
+
+def test_any_scheme_takes_foreign_ids_and_finds_parents_by_containment(db: Session, tmp_path: Path) -> None:
+    world = _boroughs_world()
+    borough = write_raw_geojson(tmp_path, [{"properties": {k: v for k, v in world[0].items() if k != "geometry"},
+                                            "geometry": world[0]["geometry"]}], name="borough.geojson")
+    districts = write_raw_geojson(tmp_path, [{"properties": {k: v for k, v in row.items() if k != "geometry"},
+                                              "geometry": row["geometry"]} for row in world[1:]],
+                                  name="districts.geojson")
+
+    import_boundaries(db, borough, settings=ANY, code_field="id", level=AdminLevel.city)
+    summary = import_boundaries(db, districts, settings=ANY, code_field="id", level=AdminLevel.community)
+
+    assert summary.added == 2
+    stored = current(db)
+    assert stored["B1"].parent_code is None and stored["B1"].level == "city"
+    assert stored["101"].parent_code == "B1" and stored["102"].parent_code == "B1"
+    assert stored["101"].level == "community"
+
+
+def test_any_scheme_without_a_level_asks_for_one(db: Session, tmp_path: Path) -> None:
+    rows = _boroughs_world()[1:]
+    path = write_raw_geojson(tmp_path, [{"properties": {"id": r["id"], "name": r["name"]}, "geometry": r["geometry"]}
+                                        for r in rows])
+
+    failed = failure(db, path, scheme=CodeScheme.any, code_field="id")
+
+    assert "has no level" in messages(failed) and "--level" in str(failed.errors[0].fix)
+
+
+def test_a_missing_level_is_derived_from_the_code_not_refused_as_nan(db: Session, tmp_path: Path) -> None:
+    rows = jishou_world()
+    rows = replace(rows, SOUTH, level=None)
+
+    load(db, write_geojson(tmp_path, rows))
+
+    assert current(db)[SOUTH].level == "community"
+
+
+def test_a_datav_array_of_6_digit_adcodes_imports_as_it_comes(db: Session, tmp_path: Path) -> None:
+    outline = shapely.geometry.shape(json.loads((PROJECT_ROOT / "data/realdata/jishou/433101.json").read_text()))
+    datav = [{"type": "Feature", "geometry": shapely.geometry.mapping(outline),
+              "properties": {"adcode": 433101, "name": "吉首市", "level": "district",
+                             "parent": {"adcode": 433100}, "center": [109.73, 28.31]}}]
+    path = tmp_path / "433101_datav.json"
+    path.write_text(json.dumps(datav, ensure_ascii=False), encoding="utf-8")
+
+    summary = import_boundaries(db, path, settings=SETTINGS, datum=InputDatum.gcj02, scheme=CodeScheme.adcode)
+
+    assert summary.added == 1
+    jishou = current(db)["433101000000"]
+    assert (jishou.name, jishou.level, jishou.parent_code) == ("吉首市", "city", "433100000000")
+    # Converted from GCJ-02: the stored outline is the file's, moved by the datum shift.
+    stored = to_shape(jishou.geom)
+    expected = convert_geometry(np.asarray([outline], dtype=object), InputDatum.gcj02)[0]
+    assert shapely.equals_exact(stored.normalize(), MultiPolygon([expected]).normalize(), tolerance=1e-9)

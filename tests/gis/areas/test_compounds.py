@@ -9,7 +9,9 @@ from shapely.geometry import box
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.areas.boundaries import ImportSummary, import_boundaries, import_compounds
+from gis.areas.boundaries import import_boundaries
+from gis.areas.compounds import import_compounds
+from gis.areas.import_summary import ImportSummary
 from gis.errors import ValidationFailed
 from gis.models import Compound
 from gis.settings import PROJECT_ROOT, Settings

@@ -4,9 +4,11 @@ import pytest
 import shapely
 from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Point, Polygon, box
 
+from gis.settings import Settings
 from gis.spatial.validation import (
     CHINA,
     Metric,
+    Region,
     Tolerance,
     check_inside,
     check_lonlat,
@@ -85,7 +87,25 @@ def test_projected_metres_labelled_as_degrees_point_to_the_crs_option() -> None:
 def test_a_place_outside_the_region_is_an_error() -> None:
     problem = check_lonlat(box(2.35, 48.85, 2.36, 48.86), "paris", CHINA)
 
-    assert problem is not None and "outside the expected region (China" in problem.message
+    assert problem is not None and "outside the region this deployment expects" in problem.message
+    assert "China" in problem.message and "WANGGE_REGION" in problem.message
+    assert "wangge city init" in problem.fix and "CRS" in problem.fix
+
+
+def test_the_region_comes_from_the_settings_so_a_foreign_city_is_plausible() -> None:
+    chicago = Region.of(Settings(region="-87.95,41.6,-87.5,42.05", region_name="Chicago"))
+
+    assert check_lonlat(box(-87.7, 41.8, -87.6, 41.9), "loop", chicago) is None
+    problem = check_lonlat(box(109.7, 28.3, 109.8, 28.4), "jishou", chicago)
+    assert problem is not None and "Chicago: -87.95, 41.6 – -87.5, 42.05" in problem.message
+
+
+def test_swapped_axes_are_still_found_in_a_foreign_region() -> None:
+    chicago = Region.of(Settings(region="-87.95,41.6,-87.5,42.05"))
+
+    problem = check_lonlat(box(41.8, -87.7, 41.9, -87.6), "loop", chicago)
+
+    assert problem is not None and "swapped" in problem.message
 
 
 def test_the_tolerance_is_a_share_of_the_reference_with_a_floor() -> None:
