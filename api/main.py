@@ -11,6 +11,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 
 from api.errors import install_error_handlers
 from api.routes import (
+    admin_parts,
     auth,
     categories,
     docs,
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(page_parts.router)
     app.include_router(facility_parts.router)
     app.include_router(patrols.router)
+    app.include_router(admin_parts.router)
     app.include_router(docs.router)
     app.include_router(evaluation.router)
 

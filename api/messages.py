@@ -64,6 +64,7 @@ FIELD_ZH: dict[str, str] = {
     "address": "地址", "data.team_id": "处置队伍", "data.deadline_at": "新的时限", "data.hours": "延长工时",
     "data.original_id": "原案件", "original": "原案件", "version": "版本", "username": "用户名",
     "password": "密码", "bbox": "地图范围", "to": "操作", "kind": "照片类型", "slot": "时段",
+    "role": "角色", "jurisdiction": "管辖范围", "cells": "网格", "team": "队伍",
     "starts_at": "开始时间", "ends_at": "结束时间", "quantity": "数量", "community_code": "社区", "day": "日期",
 }
 

@@ -97,6 +97,12 @@ def sharing_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
                       roles=[Role.unit_manager, Role.community_staff, Role.admin])
 
 
+@router.get("/admin", response_class=HTMLResponse, operation_id="admin_page",
+            summary="Administration: users, teams and jurisdictions, grid-cell assignments, API keys")
+def admin_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _role_page(session, settings, "admin.html", page="admin", title="系统管理", roles=[Role.admin])
+
+
 @router.get("/favicon.ico", include_in_schema=False)
 def favicon() -> Response:
     """No icon, said without an error: browsers ask on every page, and a 404 is a console error on each."""

@@ -191,6 +191,8 @@
     $("wg-login").hidden = true;
     $("wg-user").textContent = me.display_name || me.username;
     $("wg-logout").hidden = false;
+    var page = document.body.getAttribute("data-page");
+    if (me.role === "admin") { $("wg-nav-desk").hidden = page === "desk"; $("wg-nav-admin").hidden = page === "admin"; }
     makeMap();
     htmx.trigger(document.body, "wg-ready");
   }

@@ -32,6 +32,7 @@ OFFICER = ("zhaoliu", "zhiFa-2026", "赵六")
 SUPERVISOR = ("sunqi", "jianDu-2026", "孙七")
 STAFF = ("zhouba", "sheQu-2026", "周八")  # community staff of the worker's community
 UNIT = "吉首市图书馆"
+ADMIN = ("admin1", "guanLi-2026", "管理员甲")
 TEAM = "镇溪执法中队"
 
 
@@ -42,6 +43,7 @@ def role_people(browser_database: Engine) -> Iterator[None]:
         team = users.create_team(session, name=TEAM, jurisdiction_codes=[FIRST_COMMUNITY])
         add_user(session, "officer", team=team, username=OFFICER[0], password=OFFICER[1], display_name=OFFICER[2])
         add_user(session, "supervisor", username=SUPERVISOR[0], password=SUPERVISOR[1], display_name=SUPERVISOR[2])
+        add_user(session, "admin", username=ADMIN[0], password=ADMIN[1], display_name=ADMIN[2])
         add_user(session, "community_staff", username=STAFF[0], password=STAFF[1], display_name=STAFF[2],
                  community_code=FIRST_COMMUNITY)
         unit = facilities.create_unit(session, UnitSpec(name=UNIT, kind="government"))
@@ -50,7 +52,7 @@ def role_people(browser_database: Engine) -> Iterator[None]:
             opening_hours="Mo-Su 08:00-20:00"))
     yield
     with sessionmaker(browser_database)() as session, session.begin():
-        session.execute(delete(User).where(User.username.in_([OFFICER[0], SUPERVISOR[0], STAFF[0]])))
+        session.execute(delete(User).where(User.username.in_([OFFICER[0], SUPERVISOR[0], STAFF[0], ADMIN[0]])))
         session.execute(delete(Team).where(Team.name == TEAM))
         session.execute(delete(Unit).where(Unit.name == UNIT))
 
@@ -209,6 +211,7 @@ def test_a_case_goes_from_the_phone_through_desk_and_officer_and_back_to_closed(
     ("/officer", OFFICER, "#wg-list .wg-group"),
     ("/desk", SUPERVISOR, "#wg-list .wg-rows, #wg-list .wg-muted"),
     ("/sharing", STAFF, "#wg-list .wg-row"),
+    ("/admin", ADMIN, "#wg-list .wg-table"),
 ])
 def test_every_page_fits_its_screen_without_console_errors(
     open_as: Callable[[ViewportSize], Seen], size: str, viewport: ViewportSize, path: str,
