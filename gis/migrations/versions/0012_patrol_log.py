@@ -1,8 +1,10 @@
-"""The role pages: the deadline index leaves out handled and verified cases (their clock stops,
-``CLOCK_STOPPED``), and the grid workers' patrol log (``patrol``, ``patrol_point``).
+"""The grid workers' patrol log (``patrol``, ``patrol_point``; see ``gis.models.patrols``).
 
-Revision ID: 0012
-Revises: 0002
+Its own revision after 0012: 0012 (the deadline index) is already on main, and a database migrated to it
+must still get these tables.
+
+Revision ID: 0012p
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -11,19 +13,13 @@ import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
 
-revision: str = '0012'
-down_revision: str | None = '0002'
+revision: str = '0012p'
+down_revision: str | None = '0012'
 branch_labels: str | None = None
 depends_on: str | None = None
 
-_OLD = "deadline_at IS NOT NULL AND status NOT IN ('closed', 'duplicate', 'rejected', 'shelved', 'void')"
-_NEW = ("deadline_at IS NOT NULL AND status NOT IN "
-        "('closed', 'duplicate', 'handled', 'rejected', 'shelved', 'verified', 'void')")
-
 
 def upgrade() -> None:
-    op.drop_index('ix_incident_open_deadline', table_name='incident')
-    op.create_index('ix_incident_open_deadline', 'incident', ['deadline_at'], unique=False, postgresql_where=_NEW)
     op.create_table(
         'patrol',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -55,5 +51,3 @@ def downgrade() -> None:
     op.drop_table('patrol_point')
     op.drop_index('ix_patrol_user_id_started_at', table_name='patrol')
     op.drop_table('patrol')
-    op.drop_index('ix_incident_open_deadline', table_name='incident')
-    op.create_index('ix_incident_open_deadline', 'incident', ['deadline_at'], unique=False, postgresql_where=_OLD)
