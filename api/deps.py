@@ -31,17 +31,18 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, APIKeyQuery, OAuth2PasswordBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis.errors import InvalidInput, Unauthenticated
 from gis.layers import Layer
 from gis.models import User
+from gis.models.limits import INT4_MAX
 from gis.people import permissions, security, users
 from gis.people.permissions import Action
 from gis.settings import Settings
@@ -51,6 +52,8 @@ from gis.timespan import Timespan, parse_timespan
 TOKEN_URL = "/api/v1/auth/token"
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 1000
+# An offset costs the rows it skips: deeper pages are walked with a list's cursor, whose cost does not grow.
+MAX_OFFSET = 100_000
 
 
 # -- what the app holds: settings and the layer registry, built once at start --------------------------------
@@ -270,7 +273,7 @@ class Page:
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="Items per page")] = DEFAULT_PAGE_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (deeper: next_cursor)")] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 
@@ -321,3 +324,23 @@ async def forbid_extra_query(request: Request) -> None:
                 for name in unknown
             ]
         )
+
+
+# -- ids ------------------------------------------------------------------------------------------------------
+# One validated type for every id a client sends, so that an id beyond the column's type (2^31 and up), a
+# negative one or non-ASCII digits (``²``, ``١٢``) is a 422 naming the parameter, never a database error.
+Id = Annotated[int, Path(ge=1, le=INT4_MAX, description="A positive integer id")]
+"""An integer id in a path (``/facilities/{facility_id}``)."""
+
+IdQuery = Annotated[int | None, Query(ge=1, le=INT4_MAX, description="A positive integer id")]
+"""An optional integer id in a query (``?team_id=3``)."""
+
+IdField = Annotated[int, Field(ge=1, le=INT4_MAX)]
+"""An integer id in a request body (``photo_ids``, ``team_id``)."""
+
+INCIDENT_REF_PATTERN = r"^(?:[0-9]{1,10}|[A-Za-z][A-Za-z0-9]{0,15}-[0-9]{4}-[0-9]{1,12})$"
+IncidentRef = Annotated[str, Path(
+    pattern=INCIDENT_REF_PATTERN, max_length=40,
+    description="The case's id (ASCII digits) or its public id (JS-2026-000123)", examples=["JS-2026-000123"],
+)]
+"""A case named in a path: its id or its public id; anything else is a 422 naming ``ref``."""

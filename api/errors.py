@@ -87,7 +87,7 @@ def _language(lang: Lang) -> dict[str, str]:
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _json_safe(jsonable_encoder(exc.errors()))
+    errors = _json_safe(jsonable_encoder(_json_safe(exc.errors())))
     lang = preferred_language(request.headers.get("accept-language"))
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
@@ -104,6 +104,8 @@ def _json_safe(value: Any) -> Any:
     quote them, so that a bad number is a 422 naming the field and not a 500 while encoding the answer."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, bytes | bytearray):  # a body that is not UTF-8: shown with its bad bytes replaced
+        return bytes(value).decode("utf-8", "replace")
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -128,6 +130,18 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
                         headers={"Retry-After": str(RETRY_AFTER_S), **_language(lang)})
 
 
+# A value the database refused (a NUL in text, a number beyond its column) that no check caught first: every
+# route checks its input by name (api.schemas.common, api.deps.Id), so this is the net under them. Nothing was
+# written (the transaction rolls back); the client gets a 422, the log the database's words.
+VALUE_NOT_STORABLE = "a value cannot be stored (a NUL character, or a number beyond its range); nothing was changed"
+
+
+async def data_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    _log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": VALUE_NOT_STORABLE, "code": "ValueNotStorable"},
+                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every domain error (and request validation) answer with the table's status and a JSON body, and
     a database that cannot answer now a 503 that says to retry."""
@@ -136,3 +150,5 @@ def install_error_handlers(app: FastAPI) -> None:
     # SQLAlchemy wraps the driver's errors; the create's fast path calls the driver directly.
     app.add_exception_handler(sqlalchemy.exc.OperationalError, database_error_handler)
     app.add_exception_handler(psycopg.OperationalError, database_error_handler)
+    app.add_exception_handler(sqlalchemy.exc.DataError, data_error_handler)
+    app.add_exception_handler(psycopg.DataError, data_error_handler)

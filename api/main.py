@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from api.errors import install_error_handlers
+from api.guards import install_guard
 from api.routes import (
     admin_parts,
     auth,
@@ -28,6 +29,9 @@ from api.routes import (
     pages,
     patrols,
 )
+from api.routes.basemap import router as basemap_router
+from api.routes.command_map import router as command_map_router
+from api.routes.tiles import router as tiles_router
 from gis.cluster import resolve_database_url
 from gis.db import make_engine, make_sessionmaker
 from gis.layers import registry
@@ -83,6 +87,8 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/*",
                                               "application/geopackage+sqlite3"))
+    # Outermost: NUL text, credentials before bodies, body limits, security headers (api.guards).
+    install_guard(app)
     app.include_router(auth.router)
     app.include_router(categories.router)
     app.include_router(facilities.router)
@@ -101,6 +107,9 @@ def create_app(
     app.include_router(admin_parts.router)
     app.include_router(docs.router)
     app.include_router(evaluation.router)
+    app.include_router(tiles_router)
+    app.include_router(command_map_router)
+    app.include_router(basemap_router)
 
     @app.get("/healthz", tags=["meta"], operation_id="health")
     def health() -> dict[str, str]:

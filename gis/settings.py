@@ -86,6 +86,24 @@ class Settings(BaseSettings):
         description="A community needing more than 999 cells: refuse the build, number it with a long sequence "
                     "(beyond the 15-digit standard), or fit one cell size to every community.",
     )
+    # How `wangge serve` treats slow and silent clients (api.server); behind nginx, the proxy's own come first.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                    description="Seconds a client has to send a request's headers.")
+    body_timeout_s: float = Field(default=30.0, gt=0, le=600,
+                                  description="Longest pause, in seconds, while a request's body is coming.")
+    keepalive_timeout_s: int = Field(default=5, ge=1, le=300, description="Idle seconds before a kept-alive "
+                                     "connection is closed.")
+    max_connections: int = Field(default=1000, ge=10, le=100_000,
+                                 description="Open connections and requests per process; beyond, 503 at once.")
+    # -- base maps (maps.basemaps): none by default, for isolated networks
+    basemap: Literal["none", "osm", "tianditu_vector", "tianditu_imagery", "amap", "mbtiles"] = Field(
+        default="none",
+        description="Base map under the pages: none (city outline, compounds and boundaries only), osm, "
+                    "tianditu_vector / tianditu_imagery (with labels; needs tianditu_key), amap (GCJ-02: overlays "
+                    "are shifted to it), mbtiles (a local file served by Wangge at /basemap/…).",
+    )
+    tianditu_key: SecretStr | None = Field(default=None, description="天地图 browser key, for the tianditu base maps.")
+    basemap_mbtiles: Path | None = Field(default=None, description="A raster MBTiles file, for basemap=mbtiles.")
 
     @field_validator("metric_crs")
     @classmethod

@@ -121,6 +121,7 @@ def build(
     name: str | None = None,
     decimals: int = 5,
     static_url: str = DEFAULT_STATIC_URL,
+    breaks: Sequence[float] | None = None,
 ) -> folium.Map:
     """Colour the features of ``data`` by the numeric ``column``; returns ``m`` (or a new map).
 
@@ -153,7 +154,9 @@ def build(
         tooltip_columns = list(tooltip)
 
     colors = list(palette or (layer.style.palette if layer else DEFAULT_PALETTE))
-    breaks = class_breaks(values.to_numpy(dtype=float, na_value=np.nan), min(k, len(colors)), scheme)
+    if breaks is None:
+        breaks = class_breaks(values.to_numpy(dtype=float, na_value=np.nan), min(k, len(colors)), scheme)
+    breaks = list(breaks)  # given: upper bounds computed elsewhere (maps.classes), the last the maximum
     # Spread the palette over the classes there are, so two classes get its two ends, not two yellows.
     picks = np.linspace(0, len(colors) - 1, len(breaks)).round().astype(int)
     class_colors = [colors[i] for i in picks]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import boundaries, city, db, evaluation, export, facilities, grid, incidents, sample, serve, users
+from api.cli import boundaries, city, db, evaluation, export, facilities, grid, incidents, maps, sample, serve, users
 
 app = typer.Typer(
     name="wangge",
@@ -24,6 +24,7 @@ app.add_typer(incidents.app, name="incidents")
 app.add_typer(sample.app, name="sample")
 app.add_typer(export.layers_app, name="layers")
 app.add_typer(city.app, name="city")
+app.add_typer(maps.app, name="map")
 app.registered_commands += serve.app.registered_commands
 app.registered_commands += export.app.registered_commands
 app.add_typer(evaluation.app, name="evaluation")

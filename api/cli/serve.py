@@ -7,6 +7,7 @@ import uvicorn
 
 from api.cli.runtime import console, handles_errors, runtime
 from api.cli.sample import load_sample
+from api.server import uvicorn_options
 
 app = typer.Typer(help="Serve the API and map page.")
 
@@ -33,4 +34,5 @@ def serve(
     console.print(f"  map page     {base}/")
     console.print(f"  API docs     {base}/docs")
     console.print(f"  database     {rt.url().split('@')[-1]}  (`wangge db url` prints the full URL)\n")
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                **uvicorn_options(settings))

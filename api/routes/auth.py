@@ -9,7 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CurrentUser, SessionDep, TokenConfigDep, forbid_extra_query
-from gis.errors import Forbidden
+from api.throttle import LoginThrottle
+from gis.errors import Forbidden, Unauthenticated
 from gis.people import permissions, security, users
 
 router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(forbid_extra_query)])
@@ -86,13 +87,30 @@ async def login_body(request: Request) -> LoginBody:
 @router.post("/auth/token", operation_id="auth_token", summary="Log in: trade a username and password for a token",
              openapi_extra={"requestBody": _LOGIN_BODY})
 def login(
+    request: Request,
     session: SessionDep,
     config: TokenConfigDep,
     form: Annotated[LoginBody, Depends(login_body)],
 ) -> TokenRead:
-    user = users.authenticate(session, form.username, form.password)
+    throttle = login_throttle(request)
+    account, address = form.username.strip().lower(), request.client.host if request.client else None
+    throttle.check(account, address)  # before the password is looked at: 429 whatever it is
+    try:
+        user = users.authenticate(session, form.username, form.password)
+    except Unauthenticated:
+        throttle.failed(account, address)
+        raise
+    throttle.succeeded(account)
     token = security.create_access_token(str(user.id), secret=config.secret, minutes=config.minutes)
     return TokenRead(access_token=token.token, expires_in=token.expires_in)
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    state = request.app.state
+    if getattr(state, "login_throttle", None) is None:
+        state.login_throttle = LoginThrottle()
+    throttle: LoginThrottle = state.login_throttle
+    return throttle
 
 
 @router.get("/me", operation_id="me", summary="The calling user, their team, cells and permitted actions")

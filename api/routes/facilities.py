@@ -8,16 +8,17 @@ bookings; everyone who is logged in (planners included) reads facilities and cal
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from geoalchemy2.shape import to_shape
+from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from api.deps import CurrentUser, SessionDep, forbid_extra_query, require
+from api.deps import CurrentUser, Id, IdQuery, PageDep, SessionDep, forbid_extra_query, require
+from api.schemas.common import Moment
 from api.schemas.facilities import (
     BookingCreate,
     BookingRead,
@@ -37,7 +38,7 @@ from gis.errors import InvalidInput, NotFound
 from gis.facilities import bookings
 from gis.facilities import service as facilities
 from gis.facilities.service import FacilitySpec, UnitSpec
-from gis.models import Booking, BookingStatus, Facility, Role, Unit, User
+from gis.models import Booking, BookingStatus, Facility, Role, Unit, UnitPairing, User
 from gis.people.permissions import Action
 
 router = APIRouter(prefix="/api/v1", tags=["facilities"], dependencies=[Depends(forbid_extra_query)])
@@ -81,7 +82,7 @@ def _footprint(value: dict[str, Any] | None) -> Any:
         return None
     try:
         return shape(value)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, ShapelyError):
         raise InvalidInput("footprint: not a GeoJSON geometry; give {\"type\": \"Polygon\", \"coordinates\": …}") \
             from None
 
@@ -101,13 +102,14 @@ def _load_unit(session: Session, unit_id: int) -> Unit:
 # -- units and pairings ------------------------------------------------------------------------------
 
 @router.get("/units", operation_id="list_units", summary="Units that share facilities, with their pairings")
-def list_units(session: SessionDep, user: Reader,
-               community_code: Annotated[str | None, Query(description="only units paired with it")] = None,
+def list_units(session: SessionDep, user: Reader, page: PageDep,
+               community_code: Annotated[str | None, Query(max_length=12, description="only units paired with it")]
+               = None,
                ) -> list[UnitRead]:
-    units = session.scalars(select(Unit).options(selectinload(Unit.pairings)).order_by(Unit.name)).all()
+    stmt = select(Unit).options(selectinload(Unit.pairings)).order_by(Unit.name, Unit.id)
     if community_code:
-        units = [u for u in units if any(p.community_code == community_code for p in u.pairings)]
-    return [unit_read(u) for u in units]
+        stmt = stmt.where(Unit.pairings.any(UnitPairing.community_code == community_code))
+    return [unit_read(u) for u in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
 @router.post("/units", operation_id="create_unit", status_code=status.HTTP_201_CREATED,
@@ -120,7 +122,7 @@ def create_unit(session: SessionDep, user: Admin, body: UnitCreate) -> UnitRead:
 
 @router.post("/units/{unit_id}/managers", operation_id="add_unit_manager", status_code=status.HTTP_204_NO_CONTENT,
              summary="Let a unit_manager user manage the unit (admin)")
-def add_manager(session: SessionDep, user: Admin, unit_id: int, body: ManagerAdd) -> None:
+def add_manager(session: SessionDep, user: Admin, unit_id: Id, body: ManagerAdd) -> None:
     manager = session.get(User, body.user_id)
     if manager is None:
         raise NotFound(f"no user {body.user_id}")
@@ -129,7 +131,7 @@ def add_manager(session: SessionDep, user: Admin, unit_id: int, body: ManagerAdd
 
 @router.put("/units/{unit_id}/pairings/{community_code}", operation_id="pair_unit",
             summary="Pair the unit with a community (结对共建), or update the pairing")
-def pair(session: SessionDep, user: CurrentUser, unit_id: int, community_code: str, body: PairingWrite) -> UnitRead:
+def pair(session: SessionDep, user: CurrentUser, unit_id: Id, community_code: str, body: PairingWrite) -> UnitRead:
     unit = _load_unit(session, unit_id)
     facilities.require_manages(session, user, unit.id)
     facilities.pair(session, unit=unit, community_code=community_code, since=body.since, commitment=body.commitment)
@@ -139,7 +141,7 @@ def pair(session: SessionDep, user: CurrentUser, unit_id: int, community_code: s
 
 @router.delete("/units/{unit_id}/pairings/{community_code}", operation_id="unpair_unit",
                status_code=status.HTTP_204_NO_CONTENT, summary="End a pairing")
-def unpair(session: SessionDep, user: CurrentUser, unit_id: int, community_code: str) -> None:
+def unpair(session: SessionDep, user: CurrentUser, unit_id: Id, community_code: str) -> None:
     unit = _load_unit(session, unit_id)
     facilities.require_manages(session, user, unit.id)
     facilities.unpair(session, unit=unit, community_code=community_code)
@@ -151,12 +153,14 @@ def unpair(session: SessionDep, user: CurrentUser, unit_id: int, community_code:
 def list_facilities(
     session: SessionDep,
     user: Reader,
+    page: PageDep,
     community_code: Annotated[str | None, Query(description="facilities inside this community")] = None,
     type: Annotated[str | None, Query(description="meeting_room, parking_lot, …")] = None,
-    unit_id: int | None = None,
+    unit_id: IdQuery = None,
     include_inactive: bool = False,
 ) -> list[FacilityRead]:
-    stmt = select(Facility).options(selectinload(Facility.unit)).order_by(Facility.community_code, Facility.name)
+    stmt = select(Facility).options(selectinload(Facility.unit)).order_by(Facility.community_code, Facility.name,
+                                                                          Facility.id)
     if community_code:
         stmt = stmt.where(Facility.community_code == community_code)
     if type:
@@ -165,25 +169,25 @@ def list_facilities(
         stmt = stmt.where(Facility.unit_id == unit_id)
     if not include_inactive:
         stmt = stmt.where(Facility.is_active)
-    return [facility_read(f) for f in session.scalars(stmt)]
+    return [facility_read(f) for f in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
 @router.post("/units/{unit_id}/facilities", operation_id="create_facility", status_code=status.HTTP_201_CREATED,
              summary="Add a facility of a unit the caller manages")
-def create_facility(session: SessionDep, user: CurrentUser, unit_id: int, body: FacilityCreate) -> FacilityRead:
+def create_facility(session: SessionDep, user: CurrentUser, unit_id: Id, body: FacilityCreate) -> FacilityRead:
     unit = _load_unit(session, unit_id)
     facilities.require_manages(session, user, unit.id)
     return facility_read(facilities.create_facility(session, unit=unit, spec=_spec(body)))
 
 
 @router.get("/facilities/{facility_id}", operation_id="get_facility", summary="One facility")
-def get_facility(session: SessionDep, user: Reader, facility_id: int) -> FacilityRead:
+def get_facility(session: SessionDep, user: Reader, facility_id: Id) -> FacilityRead:
     return facility_read(facilities.get_facility_or_raise(session, facility_id))
 
 
 @router.patch("/facilities/{facility_id}", operation_id="update_facility",
               summary="Change a facility of a unit the caller manages (only the fields given)")
-def update_facility(session: SessionDep, user: CurrentUser, facility_id: int, body: FacilityUpdate) -> FacilityRead:
+def update_facility(session: SessionDep, user: CurrentUser, facility_id: Id, body: FacilityUpdate) -> FacilityRead:
     facility = facilities.get_facility_or_raise(session, facility_id)
     facilities.require_manages(session, user, facility.unit_id)
     changes = body.model_dump(exclude_unset=True)
@@ -201,7 +205,7 @@ def update_facility(session: SessionDep, user: CurrentUser, facility_id: int, bo
 
 @router.get("/facilities/{facility_id}/calendar", operation_id="facility_calendar",
             summary="Open windows and active bookings of a facility in a period (at most 92 days)")
-def calendar(session: SessionDep, user: Reader, facility_id: int, start: datetime, end: datetime) -> CalendarRead:
+def calendar(session: SessionDep, user: Reader, facility_id: Id, start: Moment, end: Moment) -> CalendarRead:
     facility = facilities.get_facility_or_raise(session, facility_id)
     cal = bookings.calendar(session, facility=facility, start=start, end=end)
     return CalendarRead(
@@ -216,7 +220,7 @@ def calendar(session: SessionDep, user: Reader, facility_id: int, start: datetim
 @router.post("/facilities/{facility_id}/bookings", operation_id="book_facility",
              status_code=status.HTTP_201_CREATED,
              summary="Book a facility for a community; 409 names the taken slot, 422 the closed moment")
-def book(session: SessionDep, user: CurrentUser, facility_id: int, body: BookingCreate) -> BookingRead:
+def book(session: SessionDep, user: CurrentUser, facility_id: Id, body: BookingCreate) -> BookingRead:
     facility = facilities.get_facility_or_raise(session, facility_id)
     community = body.community_code or user.community_code
     if community is None:
@@ -231,19 +235,20 @@ def book(session: SessionDep, user: CurrentUser, facility_id: int, body: Booking
 
 @router.get("/facilities/{facility_id}/bookings", operation_id="list_facility_bookings",
             summary="Bookings of a facility (its unit's managers, admin)")
-def facility_bookings(session: SessionDep, user: CurrentUser, facility_id: int,
+def facility_bookings(session: SessionDep, user: CurrentUser, facility_id: Id, page: PageDep,
                       include_cancelled: bool = False) -> list[BookingRead]:
     facility = facilities.get_facility_or_raise(session, facility_id)
     facilities.require_manages(session, user, facility.unit_id)
     stmt = select(Booking).where(Booking.facility_id == facility.id).order_by(Booking.starts_at, Booking.id)
     if not include_cancelled:
         stmt = stmt.where(Booking.status == BookingStatus.active.value)
-    return [booking_read(b) for b in session.scalars(stmt)]
+    return [booking_read(b) for b in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
 @router.get("/bookings", operation_id="list_my_bookings",
             summary="Bookings the caller answers for: their community's (staff) or their units' (managers)")
-def my_bookings(session: SessionDep, user: CurrentUser, include_cancelled: bool = False) -> list[BookingRead]:
+def my_bookings(session: SessionDep, user: CurrentUser, page: PageDep,
+                include_cancelled: bool = False) -> list[BookingRead]:
     stmt = select(Booking).order_by(Booking.starts_at, Booking.id)
     if user.role == Role.community_staff.value:
         stmt = stmt.where(Booking.community_code == user.community_code)
@@ -254,12 +259,12 @@ def my_bookings(session: SessionDep, user: CurrentUser, include_cancelled: bool 
         stmt = stmt.where(Booking.booked_by == user.id)
     if not include_cancelled:
         stmt = stmt.where(Booking.status == BookingStatus.active.value)
-    return [booking_read(b) for b in session.scalars(stmt)]
+    return [booking_read(b) for b in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
 @router.post("/bookings/{booking_id}/cancel", operation_id="cancel_booking",
              summary="Cancel a booking (its community's staff, the facility's unit managers, admin)")
-def cancel(session: SessionDep, user: CurrentUser, booking_id: int) -> BookingRead:
+def cancel(session: SessionDep, user: CurrentUser, booking_id: Id) -> BookingRead:
     booking = bookings.get_booking_or_raise(session, booking_id)
     bookings.require_can_cancel(session, user, booking)
     return booking_read(bookings.cancel(session, booking=booking, by=user))

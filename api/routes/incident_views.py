@@ -15,11 +15,11 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy.orm import Session
 
 from api.schemas.incidents import IncidentRead, IncidentSummary, PhotoRead, ReporterRead
-from gis.errors import InvalidInput
+from gis.errors import InvalidInput, NotFound, OutsideJurisdiction
 from gis.incidents import service as incidents
 from gis.incidents import workflow
 from gis.incidents.photos import DEFAULT_MAX_BYTES
-from gis.incidents.visibility import reporter_of
+from gis.incidents.visibility import full_view, reporter_of, require_incident_reader
 from gis.models import Incident, IncidentPhoto, Status, User
 
 GEOJSON = "application/geo+json"
@@ -29,6 +29,21 @@ VARY = "Authorization, X-API-Key"
 
 def load_incident(session: Session, ref: str) -> Incident:
     return incidents.get_or_raise(session, ref)
+
+
+def visible_incident(session: Session, user: User, ref: str) -> tuple[Incident, bool]:
+    """The case ``ref`` and whether ``user`` reads it whole (``full_view``), checked rights first: a role that
+    reads no incidents is refused (403) before the case is looked for, and a case outside the caller's read
+    scope is the very same 404 as a case that does not exist, so that neither its existence, version nor
+    status leaks to a caller who may not see it."""
+    require_incident_reader(user)
+    incident = incidents.find(session, ref)
+    if incident is not None:
+        try:
+            return incident, full_view(session, user, incident)
+        except OutsideJurisdiction:
+            pass
+    raise NotFound(f"no incident {str(ref).strip()} that you may read")
 
 
 # -- building responses ---------------------------------------------------------------------------------------

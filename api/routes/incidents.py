@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from pydantic import AwareDatetime
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.deps import BBoxDep, CurrentUser, PageDep, SessionDep, SettingsDep, forbid_extra_query
+from api.deps import BBoxDep, CurrentUser, IdQuery, IncidentRef, PageDep, SessionDep, SettingsDep, forbid_extra_query
 from api.routes import incident_files
 from api.routes.incident_views import (
     GEOJSON,
@@ -25,10 +25,10 @@ from api.routes.incident_views import (
     etag,
     expected_version,
     incident_read,
-    load_incident,
     read_for,
     summary,
     versioned,
+    visible_incident,
 )
 from api.schemas.incidents import (
     DuplicatesRead,
@@ -44,7 +44,7 @@ from gis.incidents import service as incidents
 from gis.incidents import workflow
 from gis.incidents.geojson import incidents_geojson
 from gis.incidents.query import IncidentFilter, list_incidents
-from gis.incidents.visibility import full_view, list_scope, sees_reporter
+from gis.incidents.visibility import list_scope, sees_reporter
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Status, User
 from gis.people import permissions
 from gis.people.permissions import Action
@@ -79,7 +79,7 @@ async def list_filter(
     subdistrict: Annotated[str | None, Query(max_length=12, description="Subdistrict code")] = None,
     community: Annotated[str | None, Query(max_length=12, description="Community code")] = None,
     cell: Annotated[str | None, Query(max_length=15, description="Unit grid cell code")] = None,
-    team_id: Annotated[int | None, Query(ge=1)] = None,
+    team_id: IdQuery = None,
     reported_from: Annotated[AwareDatetime | None, Query(description="Reported at or after (ISO 8601, with zone)")]
     = None,
     reported_to: Annotated[AwareDatetime | None, Query(description="Reported before")] = None,
@@ -167,7 +167,7 @@ def list_all(
             response_model=IncidentList, responses=_LIST_RESPONSES)
 def list_overdue(
     request: Request, session: SessionDep, user: CurrentUser, bbox: BBoxDep, page: PageDep,
-    team_id: Annotated[int | None, Query(ge=1)] = None,
+    team_id: IdQuery = None,
     subdistrict: Annotated[str | None, Query(max_length=12)] = None,
     community: Annotated[str | None, Query(max_length=12)] = None,
     sort: Sort = "reported_at",
@@ -200,11 +200,10 @@ def nearby(
 @router.get("/{ref}", operation_id="get_incident", summary="One incident by id or public id (JS-2026-000123)",
             response_model=IncidentRead, responses={304: {"description": "Not modified (If-None-Match)"}})
 def get_incident(
-    ref: str, response: Response, session: SessionDep, user: CurrentUser,
+    ref: IncidentRef, response: Response, session: SessionDep, user: CurrentUser,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Any:
-    incident = load_incident(session, ref)
-    full = full_view(session, user, incident)
+    incident, full = visible_incident(session, user, ref)
     if if_none_match is not None and etag(incident) in (t.strip() for t in if_none_match.split(",")):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag(incident), "Vary": VARY})
     versioned(response, incident)
@@ -219,10 +218,11 @@ def get_incident(
                428: {"description": "No version sent"}},
 )
 def transition_incident(
-    ref: str, body: IncidentTransition, response: Response, session: SessionDep, user: CurrentUser,
+    ref: IncidentRef, body: IncidentTransition, response: Response, session: SessionDep, user: CurrentUser,
     if_match: Annotated[str | None, Header(alias="If-Match", description="The ETag you read")] = None,
 ) -> IncidentRead:
-    incident = load_incident(session, ref)
+    workflow.require_move_role(user, body.to)  # rights first: before the case is even looked for
+    incident, _ = visible_incident(session, user, ref)
     version = expected_version(if_match, body.version)
     photos = _own_photos(session, incident, body.photo_ids)
     workflow.transition(session, incident=incident, to=body.to, actor=user, note=body.note,
@@ -243,11 +243,10 @@ def _own_photos(session: Session, incident: Incident, ids: Sequence[int]) -> lis
 
 
 @router.get("/{ref}/history", operation_id="incident_history", summary="Every step of a case, oldest first")
-def history(ref: str, session: SessionDep, user: CurrentUser) -> list[EventRead]:
-    incident = load_incident(session, ref)
-    full = full_view(session, user, incident)
+def history(ref: IncidentRef, session: SessionDep, user: CurrentUser, page: PageDep) -> list[EventRead]:
+    incident, full = visible_incident(session, user, ref)
     events = session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
-                             .order_by(IncidentEvent.id)).all()
+                             .order_by(IncidentEvent.id).limit(page.limit).offset(page.offset)).all()
     photo_ids: dict[int, list[int]] = {}
     for photo in incident.photos:
         if photo.event_id is not None:
@@ -263,24 +262,32 @@ def history(ref: str, session: SessionDep, user: CurrentUser) -> list[EventRead]
 
 
 # -- duplicates -----------------------------------------------------------------------------------------------
+MAX_MERGED_SHOWN = 100  # a hotline can merge thousands of calls into one case; the count says how many
+
+
 @router.get("/{ref}/duplicates", operation_id="incident_duplicates",
             summary="Open cases of the same category nearby, and cases already merged into this one")
-def duplicates(ref: str, session: SessionDep, user: CurrentUser) -> DuplicatesRead:
-    incident = load_incident(session, ref)
-    if not full_view(session, user, incident):
+def duplicates(ref: IncidentRef, session: SessionDep, user: CurrentUser) -> DuplicatesRead:
+    permissions.require(user, Action.incident_read)  # the de-personalised view has no duplicates
+    incident, full = visible_incident(session, user, ref)
+    if not full:
         raise Forbidden(f"role {user.role} may not read duplicates (reporters' texts) of incidents")
     nearby = incidents.duplicates_with_distance(session, incident)
+    merged = session.scalars(select(Incident).where(Incident.duplicate_of == incident.id)
+                             .order_by(Incident.id.desc()).limit(MAX_MERGED_SHOWN)).all()
+    total = session.scalar(select(func.count()).where(Incident.duplicate_of == incident.id)) or 0
     return DuplicatesRead(possible=[summary(i, distance_m=round(metres, 1)) for i, metres in nearby],
-                          merged=[summary(i) for i in incident.duplicates])
+                          merged=[summary(i) for i in merged], merged_total=total)
 
 
 @router.post("/{ref}/duplicate-of", operation_id="mark_incident_duplicate",
              summary="Merge this case into another one (作废为重复案件)")
 def mark_duplicate(
-    ref: str, body: MarkDuplicate, response: Response, session: SessionDep, user: CurrentUser,
+    ref: IncidentRef, body: MarkDuplicate, response: Response, session: SessionDep, user: CurrentUser,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> IncidentRead:
-    incident = load_incident(session, ref)
+    workflow.require_move_role(user, "mark_duplicate")
+    incident, _ = visible_incident(session, user, ref)
     version = expected_version(if_match, body.version)
     try:
         original = incidents.get_or_raise(session, body.original)

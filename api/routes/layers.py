@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import BBoxDep, CurrentUser, PageDep, SessionDep, TimespanDep, forbid_extra_query, get_layers
 from gis.errors import NotFound
+from gis.incidents.visibility import readable_layer
 from gis.layers import Layer, check_bbox
 
 router = APIRouter(prefix="/api/v1/layers", tags=["layers"], dependencies=[Depends(forbid_extra_query)])
@@ -42,9 +43,10 @@ def get_layer_features(
     request: Request, layer_id: str, session: SessionDep, user: CurrentUser, bbox: BBoxDep, page: PageDep,
     during: TimespanDep,
 ) -> Response:
-    layer = _layers(request).get(layer_id)
-    if layer is None:
+    found = _layers(request).get(layer_id)
+    if found is None:
         raise NotFound(f"no layer {layer_id!r}; GET /api/v1/layers lists them")
+    layer = readable_layer(session, user, found)
     result = layer.query(
         session, bbox=check_bbox(bbox), limit=page.limit, offset=page.offset,
         decimals=DECIMALS, during=during,

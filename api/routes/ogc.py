@@ -36,8 +36,9 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 
-from api.deps import CurrentUser, SessionDep, SettingsDep, declared_query_names, get_layers
+from api.deps import MAX_OFFSET, CurrentUser, SessionDep, SettingsDep, declared_query_names, get_layers
 from gis.errors import InvalidInput, NotFound, WanggeError
+from gis.incidents.visibility import readable_layer
 from gis.layers import BBox, Layer, check_bbox
 from gis.timespan import Timespan, parse_timespan
 
@@ -199,6 +200,8 @@ def parse_offset(raw: str | None) -> int:
         return 0
     if not re.fullmatch(r"\d+", raw.strip()):
         raise BadParameter(f"offset={raw!r}: give a whole number ≥ 0")
+    if int(raw) > MAX_OFFSET:  # beyond a bigint it would fail in PostgreSQL; deep pages cost what they skip
+        raise BadParameter(f"offset={raw!r}: at most {MAX_OFFSET:,}; narrow the bbox or datetime instead")
     return int(raw)
 
 
@@ -257,7 +260,7 @@ def items(
     f: ItemsFormat = None,
 ) -> Response:
     _check_format(f, ("json", "geojson"))
-    layer = _layer(request, collection_id)
+    layer = readable_layer(session, user, _layer(request, collection_id))
     page_size, skip, box = parse_limit(limit), parse_offset(offset), parse_bbox(bbox, bbox_crs)
     during = check_datetime(datetime_)
     page = layer.query(session, bbox=box, limit=page_size, offset=skip, decimals=DECIMALS, during=during)
@@ -300,7 +303,7 @@ def items(
 def item(request: Request, collection_id: CollectionId, feature_id: str, session: SessionDep, user: CurrentUser,
          links: LinksDep, f: ItemsFormat = None) -> Response:
     _check_format(f, ("json", "geojson"))
-    layer = _layer(request, collection_id)
+    layer = readable_layer(session, user, _layer(request, collection_id))
     feature = layer.feature(session, feature_id, decimals=DECIMALS)
     if feature is None:
         raise NotFound(f"no feature {feature_id!r} in {layer.id} (ids are its {layer.key.name!r} values)")

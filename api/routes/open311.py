@@ -287,8 +287,9 @@ def get_request(request: Request, service_request_id: str, fmt: Format, session:
 
 def _answer(request: Request, session: Session, user: User | None, items: Sequence[Incident], fmt: str,
             strict: bool = False) -> Response:
-    """Render ``items`` as ``user`` may see them; cases outside their reach are left out (or, asked for by
-    id, refused)."""
+    """Render ``items`` as ``user`` may see them; cases outside their reach are left out of lists, and asked
+    for by id they answer the public view that a caller without a key gets (so a key tells nothing more
+    about a case outside its owner's reach, not even that it is outside)."""
     shown: list[Incident] = []
     full: dict[int, bool] = {}
     for incident in items:
@@ -298,9 +299,9 @@ def _answer(request: Request, session: Session, user: User | None, items: Sequen
             try:
                 full[incident.id] = full_view(session, user, incident)
             except WanggeError:
-                if strict:
-                    raise
-                continue
+                if not strict:
+                    continue
+                full[incident.id] = False
         shown.append(incident)
     return render(_documents(request, session, shown, full), fmt, root="service_requests")
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field
 
+from api.deps import IdField
+from api.schemas.common import Count, Finite, Moment, Text
 from gis.models import FacilityType, UnitKind
 
 
@@ -21,19 +23,19 @@ class Body(BaseModel):
 
 
 class UnitCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     kind: UnitKind
-    credit_code: str | None = Field(default=None, description="统一社会信用代码, 18 characters")
-    address: str | None = Field(default=None, max_length=200)
-    lon: FiniteFloat | None = None
-    lat: FiniteFloat | None = None
-    contact_name: str | None = Field(default=None, max_length=100)
-    contact_phone: str | None = Field(default=None, max_length=32)
+    credit_code: Text | None = Field(default=None, description="统一社会信用代码, 18 characters")
+    address: Text | None = Field(default=None, max_length=200)
+    lon: Finite | None = None
+    lat: Finite | None = None
+    contact_name: Text | None = Field(default=None, max_length=100)
+    contact_phone: Text | None = Field(default=None, max_length=32)
 
 
 class PairingWrite(Body):
     since: date | None = None
-    commitment: str | None = Field(default=None, max_length=2000)
+    commitment: Text | None = Field(default=None, max_length=2000)
 
 
 class PairingRead(BaseModel):
@@ -54,42 +56,42 @@ class UnitRead(BaseModel):
 
 
 class ManagerAdd(Body):
-    user_id: int
+    user_id: IdField
 
 
 class FacilityCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     type: FacilityType
-    lon: FiniteFloat
-    lat: FiniteFloat
-    capacity: int = Field(description="people (rooms, courts) or parking spaces")
-    open_share: FiniteFloat = Field(default=1.0, description="share of the capacity opened, e.g. 0.3")
-    opening_hours: str | list[dict[str, Any]] = Field(
+    lon: Finite
+    lat: Finite
+    capacity: Count = Field(description="people (rooms, courts) or parking spaces")
+    open_share: Finite = Field(default=1.0, description="share of the capacity opened, e.g. 0.3")
+    opening_hours: Text | list[dict[str, Any]] = Field(
         description="e.g. 'Mo-Fr 18:30-07:30; Sa,Su 00:00-24:00', or [{days, open, close}, …]")
     holidays: list[date] = Field(default_factory=list, description="dates closed all day")
     booking_required: bool = True
-    rules: str | None = Field(default=None, max_length=2000)
-    photos: list[str] = Field(default_factory=list)
+    rules: Text | None = Field(default=None, max_length=2000)
+    photos: list[Text] = Field(default_factory=list)
     footprint: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon")
-    address: str | None = Field(default=None, max_length=200)
+    address: Text | None = Field(default=None, max_length=200)
 
 
 class FacilityUpdate(Body):
     """Only the fields given change."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     type: FacilityType | None = None
-    lon: FiniteFloat | None = None
-    lat: FiniteFloat | None = None
-    capacity: int | None = None
-    open_share: FiniteFloat | None = None
-    opening_hours: str | list[dict[str, Any]] | None = None
+    lon: Finite | None = None
+    lat: Finite | None = None
+    capacity: Count | None = None
+    open_share: Finite | None = None
+    opening_hours: Text | list[dict[str, Any]] | None = None
     holidays: list[date] | None = None
     booking_required: bool | None = None
-    rules: str | None = None
-    photos: list[str] | None = None
+    rules: Text | None = None
+    photos: list[Text] | None = None
     footprint: dict[str, Any] | None = None
-    address: str | None = None
+    address: Text | None = None
     is_active: bool | None = None
 
 
@@ -118,12 +120,13 @@ class FacilityRead(BaseModel):
 
 
 class BookingCreate(Body):
-    community_code: str | None = Field(default=None, description="the booking community; default: the caller's")
-    starts_at: datetime
-    ends_at: datetime
-    quantity: int = Field(default=1, description="people, or parking spaces")
-    group_name: str | None = Field(default=None, max_length=100, description="a resident group of the community")
-    purpose: str | None = Field(default=None, max_length=200)
+    community_code: Text | None = Field(default=None, max_length=12,
+                                        description="the booking community; default: the caller's")
+    starts_at: Moment
+    ends_at: Moment
+    quantity: Count = Field(default=1, description="people, or parking spaces")
+    group_name: Text | None = Field(default=None, max_length=100, description="a resident group of the community")
+    purpose: Text | None = Field(default=None, max_length=200)
 
 
 class BookingRead(BaseModel):

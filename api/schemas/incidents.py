@@ -7,22 +7,21 @@ free text, addresses and photos, which can hold names, phone numbers and faces (
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     AliasChoices,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    FiniteFloat,
 )
 
+from api.deps import IdField
+from api.schemas.common import Finite, Text, ZonedMoment
 from gis.models.incidents import MAX_DESCRIPTION
+from gis.models.limits import INT4_MAX
 
 MAX_NOTE = 4000
 MAX_ADDRESS = 200
@@ -35,26 +34,7 @@ ReportSource = Literal["patrol", "hotline_12345", "resident", "transfer"]
 """Where a report comes from; ``import`` is reserved for bulk imports of historic cases."""
 
 
-def _no_nul(value: str | None) -> str | None:
-    # PostgreSQL text cannot hold NUL; refuse it here, with the field's name, rather than fail in the driver.
-    if value is not None and "\x00" in value:
-        raise ValueError("must not contain a NUL character")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-
-
-def _spell_non_finite(value: object) -> object:
-    # A NaN that reaches an error message would make the 422 body itself invalid JSON; spelled as text it
-    # is still refused (FiniteFloat) and the error can quote it.
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return value
-
-
-Finite = Annotated[FiniteFloat, BeforeValidator(_spell_non_finite)]
-"""A finite float; NaN and ±Infinity are a 422 naming the field."""
+Version = Annotated[int | None, Field(ge=1, le=INT4_MAX, description="The version you read (or send If-Match)")]
 
 
 class Body(BaseModel):
@@ -70,7 +50,7 @@ class IncidentCreate(Body):
     mistake comes back as one message naming the fix."""
 
     category_code: Annotated[
-        str,
+        Text,
         Field(min_length=1, max_length=16, validation_alias=AliasChoices("category_code", "category"),
               description="5-digit GB/T 47678.5 matter code (also accepted as 'category')", examples=["09006"]),
     ]
@@ -179,13 +159,14 @@ class IncidentTransition(Body):
         Field(min_length=1, max_length=32, description="A move (register, dispatch, take, handle, verify, rework, "
               "close, extend, shelve, reopen, void, reject) or a target status", examples=["register"]),
     ]
-    version: Annotated[int | None, Field(ge=1, description="The version you read (or send If-Match)")] = None
+    version: Version = None
     note: Annotated[Text | None, Field(max_length=MAX_NOTE)] = None
-    team_id: Annotated[int | None, Field(ge=1, description="dispatch: the team (default: the responsible one)")] = None
-    deadline_at: Annotated[AwareDatetime | None, Field(description="extend: the new deadline")] = None
+    team_id: Annotated[IdField | None, Field(description="dispatch: the team (default: the responsible one)")] = None
+    deadline_at: Annotated[ZonedMoment | None, Field(description="extend: the new deadline")] = None
     hours: Annotated[Finite | None, Field(gt=0, le=10_000, description="extend: working hours to add")] = None
     photo_ids: Annotated[
-        list[int], Field(max_length=MAX_PHOTOS, description="Photos of this case (uploaded first) the step documents")
+        list[IdField],
+        Field(max_length=MAX_PHOTOS, description="Photos of this case (uploaded first) the step documents"),
     ] = []
 
     def data(self) -> dict[str, Any]:
@@ -196,9 +177,9 @@ class IncidentTransition(Body):
 
 class MarkDuplicate(Body):
     original: Annotated[
-        str, Field(min_length=1, max_length=24, description="Id or public id of the case this one repeats")
+        Text, Field(min_length=1, max_length=24, description="Id or public id of the case this one repeats")
     ]
-    version: Annotated[int | None, Field(ge=1, description="The version you read (or send If-Match)")] = None
+    version: Version = None
     note: Annotated[Text | None, Field(max_length=MAX_NOTE)] = None
 
 
@@ -215,8 +196,9 @@ class EventRead(BaseModel):
 
 
 class DuplicatesRead(BaseModel):
-    possible: list[IncidentSummary] = Field(description="Open cases of the same category nearby")
-    merged: list[IncidentSummary] = Field(description="Cases already merged into this one")
+    possible: list[IncidentSummary] = Field(description="The nearest open cases of the same category (at most 10)")
+    merged: list[IncidentSummary] = Field(description="Cases already merged into this one, newest first (at most 100)")
+    merged_total: int = Field(description="How many cases were merged into this one in all")
 
 
 # -- import -----------------------------------------------------------------------------------------------

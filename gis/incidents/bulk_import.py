@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from gis.errors import InvalidInput
 from gis.incidents.bulk_copy import copy_incidents
 from gis.incidents.location import Atlas, outside_message, swapped_message
-from gis.incidents.service import FUTURE_TOLERANCE, MAX_ADDRESS
+from gis.incidents.service import EARLIEST_REPORT, FUTURE_TOLERANCE, MAX_ADDRESS
 from gis.incidents.work_calendar import SHANGHAI
 from gis.models import Category, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
@@ -246,6 +246,8 @@ class _Checker:
         reported = reported.fillna(pd.Timestamp(self.now))
         future = (reported > pd.Timestamp(self.now + FUTURE_TOLERANCE)).to_numpy()
         self.refuse(future, "reported_at", lambda i: f"{reported.iat[i].isoformat()} is in the future")
+        early = (reported < pd.Timestamp(EARLIEST_REPORT)).to_numpy()
+        self.refuse(early, "reported_at", lambda i: f"{reported.iat[i].isoformat()} is before {EARLIEST_REPORT.year}")
         closed = self._time("closed_at")
         has_closed = closed.notna().to_numpy()
         status = self.columns["status"]
@@ -265,7 +267,8 @@ class _Checker:
         codes, distinct = pd.factorize(values)
         result = pd.Series(_parse_times(pd.Series(distinct, dtype=str)).array.take(codes), index=values.index)
         unreadable = (result.isna() & (values != "")).to_numpy()
-        self.refuse(unreadable, name, lambda i: f"not an ISO 8601 date-time ({values.iat[i]!r})")
+        self.refuse(unreadable, name,
+                    lambda i: f"not an ISO 8601 date-time of the years 2000-2099 ({values.iat[i]!r})")
         return result
 
     def _place(self) -> None:
@@ -331,9 +334,18 @@ def _parse_times(values: pd.Series) -> pd.Series:
     result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     zoned = values.str.contains(_TZ_SUFFIX, regex=True)
     if zoned.any():
-        result[zoned] = pd.to_datetime(values[zoned], errors="coerce", utc=True, format="ISO8601")
+        result[zoned] = _to_datetime(values[zoned], utc=True)
     naive = ~zoned & (values != "")
     if naive.any():
-        local = pd.to_datetime(values[naive], errors="coerce", format="ISO8601")
+        local = _to_datetime(values[naive], utc=False)
         result[naive] = local.dt.tz_localize(SHANGHAI, nonexistent="NaT", ambiguous="NaT").dt.tz_convert(UTC)
     return result
+
+
+def _to_datetime(values: pd.Series, *, utc: bool) -> pd.Series:
+    """``pd.to_datetime`` with unreadable texts as NaT, and so are dates beyond the nanosecond range the
+    columns hold (before 1678 or after 2261, such as a client's year-1 zero value), which would otherwise
+    fail when stored into them."""
+    parsed = pd.to_datetime(values, errors="coerce", utc=utc, format="ISO8601")
+    years = parsed.dt.year
+    return parsed.where((years >= 1678) & (years <= 2261))

@@ -34,8 +34,10 @@ from gis.db import driver_connection
 from gis.errors import InvalidInput
 from gis.incidents.location import check_coordinate, in_range, location_select, to_wgs84
 from gis.incidents.service import (
+    EARLIEST_REPORT,
     FUTURE_TOLERANCE,
     MAX_ADDRESS,
+    MAX_DUPLICATES,
     Created,
     check_text,
     parse_source,
@@ -59,10 +61,10 @@ def _columns(model: type, alias: str) -> str:
 
 
 # Every value is a bound parameter (psycopg's %(name)s); the column lists come from the models. Possible
-# duplicates are first the cases near the point (``near`` is MATERIALIZED so that the location index alone
-# finds them), then those of the category still open: left to itself, the statement's generic plan also
-# scans the category index, which grows with the table. The result: the case (rank 0), then its possible
-# duplicates nearest first, each row with the category and the caller.
+# duplicates are the MAX_DUPLICATES nearest open cases of the category (``near`` is MATERIALIZED and ordered by
+# ``<->`` so that the location index walks the cases nearest first and stops after that many: neither the
+# category index nor the number of cases at the point sets the cost). The result: the case (rank 0), then its
+# possible duplicates nearest first, each row with the category and the caller.
 def _located_sql() -> str:
     """The location rule (``gis.incidents.location.location_select``) as SQL text for this statement, on the
     statement's own ``%(lon)s``/``%(lat)s`` parameters: the fast path locates exactly as :func:`locate` does."""
@@ -97,13 +99,15 @@ event AS (
     SELECT ins.id, %(reporter)s, %(now)s, 'report', NULL, '{Status.reported.value}', CAST(%(event_data)s AS jsonb)
     FROM ins),
 near AS MATERIALIZED (
-    SELECT i.* FROM incident i, pt WHERE %(radius)s > 0 AND ST_DWithin(i.location, pt.g, %(margin)s)),
+    SELECT i.* FROM incident i, pt
+    WHERE %(radius)s > 0 AND ST_DWithin(i.location, pt.g, %(margin)s) AND i.category_code = %(category)s
+      AND i.status NOT IN ({_FINAL_SQL}) AND ST_DWithin(i.location::geography, pt.g::geography, %(radius)s)
+    ORDER BY i.location <-> pt.g, i.id LIMIT %(most)s),
 found AS (
     SELECT 0 AS rank, 0.0 AS metres, ins.* FROM ins
     UNION ALL
     SELECT 1, ST_Distance(near.location::geography, pt.g::geography), near.* FROM near, pt
-    WHERE EXISTS (SELECT FROM ins) AND near.category_code = %(category)s AND near.status NOT IN ({_FINAL_SQL})
-      AND ST_DWithin(near.location::geography, pt.g::geography, %(radius)s))
+    WHERE EXISTS (SELECT FROM ins))
 SELECT {_columns(Incident, "found")}, {_columns(Category, "cat")}, {_columns(User, "caller")}
 FROM found, cat, caller
 ORDER BY found.rank, found.metres, found.id
@@ -167,7 +171,8 @@ def report_by_id(
         address_value = check_text(address, "address", MAX_ADDRESS).strip() or None
         source_value = parse_source(source)
         x, y = check_coordinate(lon, "lon"), check_coordinate(lat, "lat")
-        if not code or not in_range(x, y) or reported.tzinfo is None or reported > now + FUTURE_TOLERANCE:
+        if not code or not in_range(x, y) or reported.tzinfo is None or reported > now + FUTURE_TOLERANCE \
+                or reported < EARLIEST_REPORT:
             return None
         wx, wy = (x, y) if datum == InputDatum.wgs84 else to_wgs84(x, y, datum)
     except InvalidInput:
@@ -179,7 +184,7 @@ def report_by_id(
         "description": text_value, "address": address_value, "source": source_value.value, "reporter": user_id,
         "roles": REPORTER_ROLES, "reported_at": reported, "now": now,
         "event_data": json.dumps({"source": source_value.value, "datum": str(datum)}),
-        "radius": duplicate_radius_m, "margin": margin_deg,
+        "radius": duplicate_radius_m, "margin": margin_deg, "most": MAX_DUPLICATES,
     }, prepare=True).fetchall()
     if not rows:
         return None

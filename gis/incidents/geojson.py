@@ -33,7 +33,6 @@ from gis.incidents.query import (
     paged,
     parse_sort,
 )
-from gis.incidents.workflow import overdue_clause
 from gis.models import Category, Incident
 
 DECIMALS = 7  # about 1 cm: more than any phone's GPS can tell
@@ -204,7 +203,7 @@ def _properties(public: bool, now: datetime | ColumnElement[datetime]) -> list[A
         Incident.category_code.label("category_code"),
         Category.name_zh.label("category_name"),
         Incident.status.label("status"),
-        overdue_clause(now).label("overdue"),
+        Incident.overdue_clause(now).label("overdue"),
         Incident.reported_at.label("reported_at"),
         Incident.updated_at.label("updated_at"),
         Incident.deadline_at.label("deadline_at"),

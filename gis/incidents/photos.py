@@ -80,7 +80,11 @@ def check_photo(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, name: str = 
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as exc:
-        raise InvalidInput(f"{name}: not a readable JPEG, PNG, WebP or HEIC image ({exc})") from None
+        # Pillow's words name its Python objects ("<_io.BytesIO object at 0x…>"): say what is wrong, in ours.
+        why = "too many pixels" if isinstance(exc, Image.DecompressionBombError | Image.DecompressionBombWarning) \
+            else "truncated or corrupt" if isinstance(exc, OSError) and not isinstance(exc, UnidentifiedImageError) \
+            else "not an image file"
+        raise InvalidInput(f"{name}: not a readable JPEG, PNG, WebP or HEIC image ({why})") from None
     content_type, extension = FORMATS[image_format]
     lon, lat = position if position else (None, None)
     return CheckedPhoto(data=data, content_type=content_type, extension=extension,
@@ -124,7 +128,7 @@ def store_photo(
     try:
         photo_kind = PhotoKind(kind)
     except ValueError:
-        raise InvalidInput(f"kind: must be one of {', '.join(PhotoKind)} (got {kind!r})") from None
+        raise InvalidInput(f"kind: must be one of {', '.join(PhotoKind)} (got “{kind}”)") from None
     checked = photo if isinstance(photo, CheckedPhoto) else check_photo(photo, max_bytes=max_bytes)
     target = incident.canonical
     existing = session.scalar(

@@ -30,7 +30,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
-from gis.incidents.workflow import overdue_clause
 from gis.models import Incident, Status
 from gis.spatial.bbox import BBox, check_bbox
 
@@ -107,7 +106,7 @@ class IncidentFilter:
             if high is not None:
                 where.append(column < bind(f"{name}_to", _aware(high, f"{name}_to")))
         if self.overdue is not None:
-            late = overdue_clause(bind("now", now, MOMENT))
+            late = Incident.overdue_clause(bind("now", now, MOMENT))
             where.append(late if self.overdue else ~late)
         for column, name, allowed in ((Incident.community_code, "within_communities", self.within_communities),
                                       (Incident.cell_code, "within_cells", self.within_cells)):

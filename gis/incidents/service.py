@@ -11,6 +11,8 @@ years, so ``JS-2027-000124`` may follow ``JS-2026-000123``.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +44,7 @@ from gis.models import (
     User,
 )
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
+from gis.models.limits import INT4_MAX
 from gis.people.permissions import Action, require
 from gis.settings import get_settings
 from gis.spatial.crs import InputDatum, degrees_for_metres
@@ -50,6 +53,9 @@ MAX_ADDRESS = 200
 MAX_IDEMPOTENCY_KEY = 128
 # Reports from a phone whose clock runs a little fast are fine; a report dated tomorrow is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=10)
+EARLIEST_REPORT = datetime(2000, 1, 1, tzinfo=UTC)
+"""No case is older: digital city management (数字城管) began in 2004, and a year-1 date is a client's zero value
+(its public id would read JS-1-…)."""
 
 
 def public_id(incident_id: int, reported_at: datetime, prefix: str | None = None) -> str:
@@ -85,6 +91,22 @@ class Created:
     replayed: bool = False  # True: the Idempotency-Key was seen before; ``incident`` is the first result
 
 
+class IdempotencyKeyReused(InvalidInput):
+    """An Idempotency-Key sent again with a different request (422)."""
+
+
+def request_fingerprint(*, photos: Sequence[bytes] = (), **fields: object) -> str:
+    """SHA-256 of a create's fields and photos as sent, to tell a retry from another request under one key."""
+    digest = hashlib.sha256()
+    for name in sorted(fields):
+        value = fields[name]
+        text = value.isoformat() if isinstance(value, datetime) else repr(value)  # repr: 1 and "1" differ
+        digest.update(f"{name}={text}\n".encode("utf-8", "surrogatepass"))
+    for photo in photos:
+        digest.update(hashlib.sha256(photo).digest())
+    return digest.hexdigest()
+
+
 def create(
     session: Session,
     *,
@@ -110,9 +132,11 @@ def create(
     Without ``lon``/``lat`` the position comes from the first photo with EXIF GPS (WGS84). ``photos`` are
     raw bytes of 'before' photos (at most six), stored under ``photo_dir`` (default: settings.photo_dir).
     With ``idempotency_key`` and a ``reporter``, a repeated call returns the first result (``replayed``)
-    and creates nothing; concurrent repeats wait for each other. ``duplicates`` lists open cases of the
-    same category within ``duplicate_radius_m`` metres, nearest first: the caller may merge them
-    (:func:`mark_duplicate`). A point within ``edge_tolerance_m`` metres of a community counts as in it.
+    and creates nothing; concurrent repeats wait for each other. The same key with a different request (any
+    field or photo) raises IdempotencyKeyReused: a client reusing a key by mistake must not get another case.
+    ``duplicates`` lists the nearest open cases of the same category within ``duplicate_radius_m`` metres
+    (:data:`MAX_DUPLICATES` at most), nearest first: the caller may merge them (:func:`mark_duplicate`).
+    A point within ``edge_tolerance_m`` metres of a community counts as in it.
     Raises InvalidInput naming the field for any bad input; nothing is written.
     """
     now = now or datetime.now(UTC)
@@ -125,7 +149,13 @@ def create(
         # Two requests with one key: the second waits here until the first commits, then finds its row.
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"{reporter.id}:{key}", 0))))
         seen = session.get(IdempotencyKey, (reporter.id, key))
+        fingerprint = request_fingerprint(category_code=category_code, lon=lon, lat=lat, datum=datum,
+                                          description=description, address=address, source=source,
+                                          reported_at=reported_at, photos=photos)
         if seen is not None:
+            if seen.fingerprint is not None and seen.fingerprint != fingerprint:
+                raise IdempotencyKeyReused(
+                    "Idempotency-Key: already used for a different request; send a new key for a new report")
             first = get_or_raise(session, seen.incident_id)
             return Created(first, find_duplicates(session, first, radius_m=duplicate_radius_m), replayed=True)
 
@@ -138,6 +168,8 @@ def create(
         raise InvalidInput("reported_at: give a time zone (e.g. 2026-03-02T09:30:00+08:00)")
     if reported > now + FUTURE_TOLERANCE:
         raise InvalidInput(f"reported_at: {reported.isoformat()} is in the future")
+    if reported < EARLIEST_REPORT:
+        raise InvalidInput(f"reported_at: {reported.isoformat()} is before {EARLIEST_REPORT.year}; give the real date")
     if len(photos) > MAX_PHOTOS_PER_INCIDENT:
         raise InvalidInput(f"photos: {len(photos)} photos; at most {MAX_PHOTOS_PER_INCIDENT} per incident")
     checked = [check_photo(p, max_bytes=max_photo_bytes, name=f"photos[{i}]") for i, p in enumerate(photos)]
@@ -162,7 +194,7 @@ def create(
     session.add_all([incident, event])
     session.flush()
     if idempotency_key is not None and reporter is not None:
-        session.add(IdempotencyKey(user_id=reporter.id, key=key, incident_id=incident_id))
+        session.add(IdempotencyKey(user_id=reporter.id, key=key, incident_id=incident_id, fingerprint=fingerprint))
     for photo in checked:
         store_photo(session, incident=incident, photo=photo, photo_dir=photo_dir or _default_photo_dir(),
                     kind=PhotoKind.before, uploader=reporter, event=event)
@@ -191,47 +223,73 @@ def get(session: Session, incident_id: int) -> Incident | None:
 def get_or_raise(session: Session, ref: int | str) -> Incident:
     """The incident with internal id ``ref`` (int or digits) or public id ``ref`` (JS-2026-000123);
     NotFound otherwise."""
-    incident: Incident | None
-    if isinstance(ref, int) or str(ref).strip().isdigit():
-        incident = session.get(Incident, int(ref))
-    else:
-        incident = session.scalar(select(Incident).where(Incident.public_id == str(ref).strip().upper()))
+    incident = find(session, ref)
     if incident is None:
-        raise NotFound(f"no incident {ref!r}")
+        raise NotFound(f"no incident {str(ref).strip()}")
     return incident
 
 
-def find_duplicates(session: Session, incident: Incident, *, radius_m: float | None = None) -> list[Incident]:
-    """Open cases (not final) of the same category within ``radius_m`` metres of ``incident``, nearest
-    first, the case itself and its own merged duplicates excluded. ``radius_m``: the settings' by default."""
-    return [case for case, _ in duplicates_with_distance(session, incident, radius_m=radius_m)]
+_ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def find(session: Session, ref: int | str) -> Incident | None:
+    """The incident named by ``ref`` (see :func:`get_or_raise`), or None. Only ASCII digits make an id
+    (``str.isdigit`` also takes ``²`` and ``١٢``), and an id beyond the column's range names no case."""
+    if isinstance(ref, int):
+        return session.get(Incident, ref) if 1 <= ref <= INT4_MAX else None
+    text = str(ref).strip()
+    if _ASCII_DIGITS.fullmatch(text):
+        number = int(text)
+        return session.get(Incident, number) if 1 <= number <= INT4_MAX else None
+    if not text or "\x00" in text or len(text) > 64:
+        return None
+    return session.scalar(select(Incident).where(Incident.public_id == text.upper()))
+
+
+MAX_DUPLICATES = 10
+"""Possible duplicates named at most (by a create, ``/duplicates``, Open311, the report form): the nearest. A
+hotline export geocoded to one centroid can put 150,000 open cases on one point; listing them all made one
+report answer 26 MB in 15-40 s."""
+
+
+def find_duplicates(session: Session, incident: Incident, *, radius_m: float | None = None,
+                    limit: int = MAX_DUPLICATES) -> list[Incident]:
+    """The ``limit`` nearest open cases (not final) of the same category within ``radius_m`` metres of
+    ``incident``, nearest first, the case itself and its own merged duplicates excluded. ``radius_m``: the
+    settings' by default."""
+    return [case for case, _ in duplicates_with_distance(session, incident, radius_m=radius_m, limit=limit)]
 
 
 def duplicates_with_distance(
-    session: Session, incident: Incident, *, radius_m: float | None = None
+    session: Session, incident: Incident, *, radius_m: float | None = None, limit: int = MAX_DUPLICATES
 ) -> list[tuple[Incident, float]]:
     """:func:`find_duplicates` with each case's distance from ``incident`` in metres (on the ellipsoid)."""
     point = select(Incident.location).where(Incident.id == incident.id).scalar_subquery()
     lat = session.scalar(select(func.ST_Y(point))) or 0.0
-    return _open_cases_near(session, point, lat, incident.category_code, radius_m, exclude_id=incident.id)
+    return _open_cases_near(session, point, lat, incident.category_code, radius_m, exclude_id=incident.id,
+                            limit=limit)
 
 
 def open_cases_near(
-    session: Session, *, lon: float, lat: float, category_code: str, radius_m: float | None = None
+    session: Session, *, lon: float, lat: float, category_code: str, radius_m: float | None = None,
+    limit: int = MAX_DUPLICATES,
 ) -> list[tuple[Incident, float]]:
     """Open cases of ``category_code`` within ``radius_m`` metres of a WGS84 point, nearest first, with
     their distance in metres: what a grid worker is shown *before* sending a report (the same rule as
     :func:`find_duplicates`, which the server applies after)."""
     point = func.ST_SetSRID(func.ST_MakePoint(literal(lon), literal(lat)), SRID)
-    return _open_cases_near(session, point, lat, category_code, radius_m, exclude_id=None)
+    return _open_cases_near(session, point, lat, category_code, radius_m, exclude_id=None, limit=limit)
 
 
 def _open_cases_near(
     session: Session, point: ColumnElement[Any], lat: float, category_code: str, radius_m: float | None, *,
-    exclude_id: int | None,
+    exclude_id: int | None, limit: int,
 ) -> list[tuple[Incident, float]]:
+    """The rule behind the three above. The location index walks the cases nearest first (``<->``) and stops
+    after ``limit`` matches, so the cost does not grow with the number of cases at the point; the few found
+    are then ordered by metres."""
     radius_m = get_settings().duplicate_radius_m if radius_m is None else radius_m
-    if radius_m <= 0:
+    if radius_m <= 0 or limit <= 0:
         return []
     margin_deg = degrees_for_metres(radius_m, lat)
     metres = func.ST_Distance(cast(Incident.location, Geography), cast(point, Geography))
@@ -243,7 +301,13 @@ def _open_cases_near(
     ]
     if exclude_id is not None:
         conditions.append(Incident.id != exclude_id)
-    query = select(Incident, metres.label("metres")).where(*conditions).order_by(metres, Incident.id).limit(50)
+    nearest = (
+        select(Incident.id).where(*conditions)
+        .order_by(Incident.location.op("<->")(point), Incident.id)
+        .limit(limit)
+    )
+    query = (select(Incident, metres.label("metres")).where(Incident.id.in_(nearest.scalar_subquery()))
+             .order_by(metres, Incident.id))
     return [(case, float(distance)) for case, distance in session.execute(query)]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from gis.incidents.query import IncidentFilter
+from gis.layers.base import Layer
 from gis.models import Incident, User
 from gis.people import permissions
 from gis.people.permissions import Action
@@ -30,6 +31,13 @@ def full_view(session: Session, user: User, incident: Incident) -> bool:
         return False
     permissions.require(user, Action.incident_read)  # raises, naming the role and the action
     return False
+
+
+def require_incident_reader(user: User) -> None:
+    """Forbidden unless ``user``'s role reads incidents in some view (whole or de-personalised): a check of
+    who is asking, made before any case is looked up, so that its answer tells nothing about a case."""
+    if not (permissions.can(user, Action.incident_read) or permissions.can(user, Action.export_read)):
+        permissions.require(user, Action.incident_read)  # raises, naming the role and the action
 
 
 def list_scope(session: Session, user: User) -> tuple[IncidentFilter, bool]:
@@ -53,3 +61,14 @@ def reporter_of(session: Session, user: User, incident: Incident) -> User | None
     if incident.reporter_id is None or not sees_reporter(user, incident):
         return None
     return user if incident.reporter_id == user.id else session.get(User, incident.reporter_id)
+
+
+def readable_layer(session: Session, user: User, layer: Layer) -> Layer:
+    """``layer`` as ``user`` may read it, for every consumer of layers (OGC API, the layers API, tiles,
+    exports): a layer of incidents or of their counts (``counts_incidents``) limited to the cases the caller
+    may read — a grid worker's cells, an officer's jurisdiction, everywhere for the centre and planners — and
+    Forbidden for a role that reads no incident; any other layer as it is. Checked before anything is read."""
+    if not layer.counts_incidents:
+        return layer
+    scope, _ = list_scope(session, user)
+    return layer.filtered(scope)

@@ -28,10 +28,11 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from gis.errors import Conflict, Forbidden, InvalidInput, StaleVersion
+from gis.errors import Conflict, Forbidden, InvalidInput, OutsideJurisdiction, StaleVersion
+from gis.incidents.visibility import full_view
 from gis.incidents.work_calendar import WorkCalendar, default_calendar
 from gis.models import Incident, IncidentEvent, IncidentPhoto, PhotoKind, Role, Status, Team, User
-from gis.people.permissions import Action, require_jurisdiction
+from gis.people.permissions import Action
 
 
 class UnknownState(InvalidInput):
@@ -155,13 +156,15 @@ def transition(
 ) -> IncidentEvent:
     """Move ``incident`` as ``to`` says (a target status or a move's name) and record the event; flush.
 
-    Checks, in this order: ``to`` is known (UnknownState); ``expected_version`` is the incident's current
-    version (StaleVersion); the case is not a merged duplicate (IsDuplicate); the move exists from the
-    current status (TransitionNotAllowed); the actor's role may make it (RoleNotAllowed) within their
-    jurisdiction (OutsideJurisdiction) and, for officers, their team has the case (NotResponsible); the move's
-    own needs (InvalidInput): a reason in ``note``, an after-photo among ``photos`` when the category asks
-    for one, ``data["team_id"]`` for dispatch (default: the responsible team), ``data["deadline_at"]`` (aware
-    datetime or ISO text) or ``data["hours"]`` (working hours added to the current deadline) for extend.
+    Checks, in this order, rights first: ``to`` is known (UnknownState); the actor's role may make a move of
+    that name at all (RoleNotAllowed); the case is one the actor may read (OutsideJurisdiction: the same
+    scope as reads, ``gis.incidents.visibility``) and, for officers' moves, their team has it
+    (NotResponsible). Only then is anything about the case itself told: ``expected_version`` is its current
+    version (StaleVersion); it is not a merged duplicate (IsDuplicate); the move exists from its current status
+    (TransitionNotAllowed); the move's own needs (InvalidInput): a reason in ``note``, an after-photo among
+    ``photos`` when the category asks for one, ``data["team_id"]`` for dispatch (default: the responsible
+    team), ``data["deadline_at"]`` (aware datetime or ISO text) or ``data["hours"]`` (working hours added to
+    the current deadline) for extend.
 
     ``photos`` are photos of this incident already stored (``gis.incidents.photos.store_photo``) that this step
     documents. Dispatch and reopening into in_progress start the clock: ``deadline_at`` = now + the
@@ -170,6 +173,8 @@ def transition(
     now = now or datetime.now(UTC)
     data = dict(data or {})
     move_name = _known(to)
+    # Rights before anything about the case: a caller refused here learns neither its version nor its status.
+    _check_rights(session, move_name, incident, actor)
     if expected_version != incident.version:
         raise StaleVersion(
             f"incident {incident.public_id} is at version {incident.version}, not {expected_version}: "
@@ -184,7 +189,7 @@ def transition(
             original.public_id if original else None,
         )
     move = find_move(current, move_name)
-    _check_actor(session, move, incident, actor)
+    _check_role(move, actor)  # the row found may differ from the name's others only in its roles
     reason = (note or "").strip()
     if move.needs_reason and not reason:
         raise InvalidInput(f"note: {move.action} ({move.label_zh}) needs a reason")
@@ -229,17 +234,38 @@ def _flush_or_stale(session: Session, incident: Incident) -> None:
         ) from None
 
 
-def _check_actor(session: Session, move: Move, incident: Incident, actor: User) -> None:
+def require_move_role(actor: User, to: str) -> None:
+    """RoleNotAllowed unless ``actor`` (active) is in a role that may make some move called ``to`` (a move's
+    name or its target status; UnknownState when neither). Depends on nobody's case: callers ask it before
+    they look a case up."""
+    name = _known(to)
     if not actor.is_active:
         raise RoleNotAllowed(f"user {actor.username} is disabled")
-    if actor.role not in move.roles:
-        allowed = ", ".join(sorted(move.roles))
-        raise RoleNotAllowed(f"role {actor.role} may not {move.action} ({move.label_zh}); allowed: {allowed}")
-    require_jurisdiction(session, actor, incident.community_code)
-    if move.team_only and actor.role == Role.officer and actor.team_id != incident.team_id:
+    named = [m for m in MOVES if name in (m.action, m.target)]
+    roles = frozenset[Role]().union(*(m.roles for m in named))
+    if actor.role not in roles:
+        allowed = ", ".join(sorted(roles))
+        raise RoleNotAllowed(f"role {actor.role} may not {name} ({named[0].label_zh}); allowed: {allowed}")
+
+
+def _check_rights(session: Session, name: str, incident: Incident, actor: User) -> None:
+    """What the actor may do, decided from who they are and where the case is, never from its status or
+    version: the role may make some move called ``name``, the case is within the actor's read scope, and an
+    officer's team has the case when every such move is the team's."""
+    require_move_role(actor, name)
+    if not full_view(session, actor, incident):
+        raise OutsideJurisdiction(f"{actor.username} reads only the de-personalised view of this case")
+    named = [m for m in MOVES if name in (m.action, m.target) and actor.role in m.roles]
+    if actor.role == Role.officer and all(m.team_only for m in named) and actor.team_id != incident.team_id:
         raise NotResponsible(
             f"incident {incident.public_id} is with team {incident.team_id}, not with {actor.username}'s team"
         )
+
+
+def _check_role(move: Move, actor: User) -> None:
+    if actor.role not in move.roles:
+        allowed = ", ".join(sorted(move.roles))
+        raise RoleNotAllowed(f"role {actor.role} may not {move.action} ({move.label_zh}); allowed: {allowed}")
 
 
 def _apply(

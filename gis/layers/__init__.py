@@ -9,9 +9,10 @@ from __future__ import annotations
 from gis.layers.areas import CompoundLayer, GridCellLayer
 from gis.layers.base import BBox, FeaturePage, Field, Layer, Style, check_bbox
 from gis.layers.boundaries import CommunityLayer, SubdistrictLayer
+from gis.layers.density import IncidentDensityLayer
 from gis.layers.evaluation import CommunityIndicatorLayer, IncidentHotspotLayer
 from gis.layers.facilities import FacilityLayer, FacilitySharingLayer
-from gis.layers.incidents import IncidentDensityLayer, IncidentLayer
+from gis.layers.incidents import IncidentLayer
 from gis.settings import Settings
 
 
@@ -24,7 +25,7 @@ def registry(settings: Settings) -> dict[str, Layer]:
         FacilityLayer(),
         FacilitySharingLayer(metric_crs=settings.metric_crs, radius_m=settings.sharing_radius_m),
         IncidentLayer(),
-        IncidentDensityLayer(),
+        IncidentDensityLayer(metric_crs=settings.metric_crs),
         IncidentHotspotLayer(),
         CommunityIndicatorLayer(),
     ]

@@ -31,6 +31,7 @@ class CompoundLayer(Layer):
     # (community, name) rather than replacing it.
     id_field = "id"
     style = Style(color="#8c6d31", weight=1.0, fill_color="#e7ba52", fill_opacity=0.3)
+    tile_min_zoom = 12
 
     def select(self) -> Rows:
         return select(
@@ -58,6 +59,7 @@ class GridCellLayer(Layer):
         Field("area_m2", "number", "面积(平方米)", "Area (m²)"),
     )
     style = Style(color="#636363", weight=0.6, fill_opacity=0.0)
+    tile_min_zoom = 13
 
     def select(self) -> Rows:
         return select(

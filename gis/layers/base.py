@@ -18,16 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import geopandas as gpd
 import orjson
 from sqlalchemy import Select, Text, cast, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
+from gis.errors import InvalidInput
 from gis.spatial.bbox import BBox as BBox
 from gis.spatial.bbox import check_bbox as check_bbox
 from gis.timespan import Timespan
+
+if TYPE_CHECKING:
+    from gis.incidents.query import IncidentFilter
 
 # Rows of any width: a layer's select has a geometry column and one column per field.
 Rows: TypeAlias = Select[*tuple[Any, ...]]
@@ -91,6 +95,11 @@ class Layer:
     fields: ClassVar[Sequence[Field]]
     style: ClassVar[Style] = Style()
     id_field: ClassVar[str | None] = None  # the field emitted as the GeoJSON feature ``id``; None: the first
+    # Rows that are incidents or counts of them: such a layer takes an incident filter (``filtered``), and every
+    # read of it is scoped to what the caller may see (``gis.incidents.visibility``).
+    counts_incidents: ClassVar[bool] = False
+    # Vector tiles below this zoom are empty: the features would be too many and too small to read.
+    tile_min_zoom: ClassVar[int] = 0
     # The field holding each feature's time, for ``during`` (OGC API ``datetime``); None: not temporal, so
     # every feature matches any span.
     time_field: ClassVar[str | None] = None
@@ -109,6 +118,16 @@ class Layer:
         Override it when the limits can cut work that happens before the final filter, e.g. aggregates
         computed for every cell of the city when a view shows a few hundred, or a client asks for one."""
         return self.select()
+
+    def filtered(self, filters: IncidentFilter) -> Layer:
+        """This layer limited to the incidents ``filters`` selects (only layers that ``counts_incidents``)."""
+        raise InvalidInput(f"layer {self.id!r} takes no incident filter")
+
+    def tile_rows(self, bbox: BBox, z: int) -> Rows:
+        """Rows for one vector tile at zoom ``z`` whose (buffered) lon/lat box is ``bbox``: by default the rows
+        of :meth:`select_for` in ``bbox``. A layer may draw something coarser at small scales (the density
+        layer draws communities there), with the same fields."""
+        return self._filtered(bbox)
 
     @property
     def key(self) -> Field:

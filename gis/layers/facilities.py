@@ -14,6 +14,7 @@ from sqlalchemy import Numeric, Select, cast, select, text
 from sqlalchemy.orm import Session
 
 from gis.facilities.coverage import sharing_select
+from gis.layers.areas import GridCellLayer
 from gis.layers.base import BBox, FeaturePage, Field, Layer, Style
 from gis.models import Facility, FacilityType, Unit
 from gis.settings import get_settings
@@ -95,6 +96,7 @@ class FacilitySharingLayer(Layer):
     style = Style(color="#636363", weight=0.4, fill_color="#1a9850", fill_opacity=0.6,
                   choropleth="facilities_in_reach",
                   palette=("#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850"))
+    tile_min_zoom = 13  # one feature per 100 m cell: from the zoom at which a cell is a few pixels wide
     metric_crs: int = field(default_factory=lambda: get_settings().metric_crs)
     radius_m: float = field(default_factory=lambda: get_settings().sharing_radius_m)
     period_days: int = 30
@@ -123,3 +125,7 @@ class FacilitySharingLayer(Layer):
                         during: Timespan | None = None) -> gpd.GeoDataFrame:
         _without_jit(session)
         return super().to_geodataframe(session, bbox=bbox, during=during)
+
+    def extent(self, session: Session) -> BBox | None:
+        """The cells' extent, without computing what serves each of them."""
+        return GridCellLayer().extent(session)

@@ -1,21 +1,23 @@
-"""Incident layers for maps, exports and OGC API — de-personalised by construction.
+"""The incident points layer for maps, tiles, exports and OGC API — de-personalised by construction (the
+per-cell counts are ``gis.layers.density``).
 
-Neither layer names a reporter, and the points carry no description: free text written in the field can
+It names no reporter, and the points carry no description: free text written in the field can
 hold names and phone numbers, so it stays behind the authenticated incident API.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, Numeric, case, cast, func, literal, select
+from sqlalchemy import func, select
 
 from gis.layers.base import Field, Layer, Rows, Style
-from gis.models import Category, GridCell, Incident
-from gis.models.incidents import FINAL_STATUSES
+from gis.models import Category, Incident
 
-_FINAL = sorted(s.value for s in FINAL_STATUSES)
+if TYPE_CHECKING:
+    from gis.incidents.query import IncidentFilter
 
 
 def _overdue() -> Any:
@@ -46,8 +48,15 @@ class IncidentLayer(Layer):
     )
     style = Style(color="#d95f0e", fill_color="#fe9929", fill_opacity=0.8)
     time_field = "reported_at"
+    counts_incidents = True
+    tile_min_zoom = 14  # a city-wide tile of points would hold every case: the page clusters them instead
+    filters: IncidentFilter | None = None
+
+    def filtered(self, filters: IncidentFilter) -> IncidentLayer:
+        return replace(self, filters=filters)
 
     def select(self) -> Rows:
+        where = [] if self.filters is None else self.filters.conditions(datetime.now(UTC))
         return (
             select(
                 Incident.public_id,
@@ -63,60 +72,6 @@ class IncidentLayer(Layer):
                 Incident.location.label("geom"),
             )
             .join(Category, Category.code == Incident.category_code)
+            .where(*where)
             .order_by(Incident.reported_at.desc(), Incident.id.desc())
-        )
-
-
-@dataclass(frozen=True)
-class IncidentDensityLayer(Layer):
-    """Per-cell counts over the last ``days`` days: where street-order problems concentrate."""
-
-    id = "incident_density"
-    title_zh = "案件密度(单元网格)"
-    title_en = "Incident density per grid cell"
-    description = (
-        "Each unit grid cell with the incidents reported in it over the last year: total, still open, "
-        "overdue, and per km². Duplicates and voided cases are not counted."
-    )
-    geometry_type = "MultiPolygon"
-    fields = (
-        Field("code", "string", "网格编码", "Cell code"),
-        Field("community_code", "string", "社区代码", "Community code"),
-        Field("incidents", "integer", "案件数", "Incidents"),
-        Field("open", "integer", "未结案", "Open"),
-        Field("overdue", "integer", "超期", "Overdue"),
-        Field("per_km2", "number", "每平方公里案件数", "Incidents per km²"),
-    )
-    style = Style(color="#636363", weight=0.4, fill_opacity=0.7, choropleth="per_km2")
-    days: int = 365
-
-    def select(self) -> Rows:
-        counted = Incident.status.not_in(["void", "duplicate"])
-        since = func.now() - func.make_interval(0, 0, 0, literal(self.days))
-        counts = (
-            select(
-                Incident.cell_code.label("cell_code"),
-                func.count().label("incidents"),
-                func.count().filter(Incident.status.not_in(_FINAL)).label("open"),
-                func.count().filter(_overdue()).label("overdue"),
-            )
-            .where(counted, Incident.reported_at >= since, Incident.cell_code.is_not(None))
-            .group_by(Incident.cell_code)
-            .subquery("counts")
-        )
-        total = func.coalesce(counts.c.incidents, 0)
-        return (
-            select(
-                GridCell.code,
-                GridCell.community_code,
-                cast(total, Integer).label("incidents"),
-                cast(func.coalesce(counts.c.open, 0), Integer).label("open"),
-                cast(func.coalesce(counts.c.overdue, 0), Integer).label("overdue"),
-                func.round(
-                    cast(case((GridCell.area_m2 > 0, total * 1e6 / GridCell.area_m2), else_=0), Numeric), 1
-                ).label("per_km2"),
-                GridCell.geom.label("geom"),
-            )
-            .outerjoin(counts, counts.c.cell_code == GridCell.code)
-            .order_by(GridCell.code)
         )

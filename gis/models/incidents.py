@@ -177,6 +177,16 @@ class Incident(Base):
         Index("ix_incident_reported_at_id", "reported_at", "id"),
         Index("ix_incident_updated_at_id", "updated_at", "id"),
         Index("ix_incident_duplicate_of", "duplicate_of", postgresql_where="duplicate_of IS NOT NULL"),
+        # Possible duplicates: the nearest open cases of one category (btree_gist; migration 0014).
+        Index("ix_incident_open_category_location", "category_code", "location", postgresql_using="gist",
+              postgresql_where=f"status NOT IN ({_in(FINAL_STATUSES)})"),
+        # Density tiles count per area, category and time window, open and overdue: index-only (migration 0011).
+        Index("ix_incident_cell_density", "cell_code", "category_code", "reported_at",
+              postgresql_include=["status", "deadline_at"]),
+        Index("ix_incident_community_density", "community_code", "category_code", "reported_at",
+              postgresql_include=["status", "deadline_at"]),
+        Index("ix_incident_subdistrict_density", "subdistrict_code", "category_code", "reported_at",
+              postgresql_include=["status", "deadline_at"]),
         # Overdue and escalation scans look only at cases whose clock is running.
         Index(
             "ix_incident_open_deadline",
@@ -282,3 +292,5 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # SHA-256 of the request it answered (gis.incidents.service.request_fingerprint); None for older keys.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))

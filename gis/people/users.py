@@ -86,7 +86,9 @@ def create_user(
 
 def get_user(session: Session, username: str) -> User:
     """The user called ``username`` (case-insensitive), or NotFound."""
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    # A NUL can name no user (PostgreSQL text cannot hold one), and the query would fail in the driver.
+    name = username.strip().lower()
+    user = None if "\x00" in name else session.scalar(select(User).where(User.username == name))
     if user is None:
         raise NotFound(f"no user {username!r}")
     return user
@@ -106,7 +108,8 @@ def set_password(session: Session, user: User, password: str) -> None:
 def authenticate(session: Session, username: str, password: str) -> User:
     """The active user whose password this is; Unauthenticated otherwise (one message for every cause
     but a disabled account, which is only told to someone who knows the password)."""
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    name = username.strip().lower()
+    user = None if "\x00" in name else session.scalar(select(User).where(User.username == name))
     if not security.verify_password(password, user.password_hash if user else None) or user is None:
         raise Unauthenticated(WRONG_CREDENTIALS)
     if not user.is_active:

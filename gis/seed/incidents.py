@@ -21,9 +21,11 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gis.errors import OutsideJurisdiction
 from gis.incidents import service as incidents
 from gis.incidents.location import locate
 from gis.incidents.photos import store_photo
+from gis.incidents.visibility import full_view
 from gis.incidents.workflow import transition
 from gis.models import Incident, IncidentEvent, PhotoKind, Role, Status, User
 from gis.progress import ProgressReporter, no_progress
@@ -169,8 +171,9 @@ def _replay(session: Session, row: dict[str, str], *, cast: _Cast, rng: random.R
         actor = cast.supervisor
         if move in {"take", "handle"}:
             actor = cast.officers.get(incident.team_id or -1) or cast.supervisor
-        elif move == "verify" and incident.community_code in cast.grid_workers and rng.random() < 0.5:
-            actor = cast.grid_workers[incident.community_code]
+        elif move == "verify" and incident.community_code in cast.grid_workers and rng.random() < 0.5 \
+                and _reads(session, cast.grid_workers[incident.community_code], incident):
+            actor = cast.grid_workers[incident.community_code]  # on site, in a cell they patrol
         photos = []
         if move == "handle":
             photos = [store_photo(session, incident=incident, photo=_after_photo(row["ref"], step),
@@ -189,3 +192,11 @@ def _open_original(session: Session, incident: Incident) -> Incident | None:
     candidates = [c for c in incidents.find_duplicates(session, incident, radius_m=300)
                   if c.id != incident.id and c.status != Status.duplicate]
     return candidates[0] if candidates else None
+
+
+def _reads(session: Session, user: User, incident: Incident) -> bool:
+    """Whether ``user`` reads the case, so may act on it (verifying needs the same scope as reading)."""
+    try:
+        return full_view(session, user, incident)
+    except OutsideJurisdiction:
+        return False

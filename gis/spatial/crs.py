@@ -22,7 +22,7 @@ import enum
 import math
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -362,3 +362,28 @@ def degrees_for_metres(metres: float, lat: float) -> float:
     degree, so the result is generous in latitude too): the margin for an index prefilter in EPSG:4326
     (``ST_DWithin`` on geometry) that an exact distance in metres then narrows."""
     return metres / (_METRES_PER_DEGREE_AT_EQUATOR * max(math.cos(math.radians(lat)), 0.01)) * 1.01
+
+
+def gcj02_offset_sql(x: Any, y: Any) -> tuple[Any, Any]:
+    """SQL expressions of :func:`_gcj02_offset` (dlon, dlat in degrees at WGS84 lon ``x``, lat ``y``): the same
+    formula, for PostGIS to shift what it draws onto GCJ-02 base maps (vector tiles for AMap). Kept beside the
+    numpy form; ``tests/gis/spatial/test_crs.py`` holds the two equal."""
+    from sqlalchemy import and_, case, func
+
+    pi = math.pi
+    u, v = x - 105.0, y - 35.0
+    shared = (20.0 * func.sin(6.0 * pi * u) + 20.0 * func.sin(2.0 * pi * u)) * 2.0 / 3.0
+    dlat = (-100.0 + 2.0 * u + 3.0 * v + 0.2 * v * v + 0.1 * u * v + 0.2 * func.sqrt(func.abs(u)) + shared
+            + (20.0 * func.sin(pi * v) + 40.0 * func.sin(pi * v / 3.0)) * 2.0 / 3.0
+            + (160.0 * func.sin(pi * v / 12.0) + 320.0 * func.sin(pi * v / 30.0)) * 2.0 / 3.0)
+    dlon = (300.0 + u + 2.0 * v + 0.1 * u * u + 0.1 * u * v + 0.1 * func.sqrt(func.abs(u)) + shared
+            + (20.0 * func.sin(pi * u) + 40.0 * func.sin(pi * u / 3.0)) * 2.0 / 3.0
+            + (150.0 * func.sin(pi * u / 12.0) + 300.0 * func.sin(pi * u / 30.0)) * 2.0 / 3.0)
+    rad_lat = func.radians(y)
+    magic = 1.0 - _KRASOVSKY_EE * func.power(func.sin(rad_lat), 2)
+    sqrt_magic = func.sqrt(magic)
+    dlat = dlat * 180.0 / ((_KRASOVSKY_A * (1.0 - _KRASOVSKY_EE)) / (magic * sqrt_magic) * pi)
+    dlon = dlon * 180.0 / (_KRASOVSKY_A / sqrt_magic * func.cos(rad_lat) * pi)
+    min_lon, min_lat, max_lon, max_lat = CHINA_BOUNDS
+    inside = and_(x >= min_lon, x <= max_lon, y >= min_lat, y <= max_lat)
+    return case((inside, dlon), else_=0.0), case((inside, dlat), else_=0.0)

@@ -3,7 +3,8 @@
 The case lives in community A, which the subdistrict team answers for: ``officer`` is of that team,
 ``officer_b`` of the team of community B only; ``staff`` is community staff of A, ``staff_b`` of B. The table
 below is the specification (it is written out, not derived from ``gis.people.permissions``): a change of the rules
-must change it on purpose. Every refusal is a 401 or a 403 whose body says why.
+must change it on purpose. Every refusal is a 401 or a 403 whose body says why, or, for a case outside the
+caller's read scope, the same 404 as for a case that does not exist.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gis.incidents import workflow
 from gis.incidents.photos import store_photo
 from gis.models import Incident, PhotoKind, Role, User
 from gis.settings import Settings
-from tests.gis.conftest import COMMUNITY_B, INSIDE_A, StreetWorld, street_world
+from tests.gis.conftest import COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld, street_world
 
 __all__ = ["street_world"]
 
@@ -34,14 +35,14 @@ ROLES = ("grid_worker", "officer", "officer_b", "supervisor", "planner", "admin"
 EXPECTED: dict[str, tuple[int, ...]] = {
     #                  grid  off  off_b  sup  plan  adm  staff staff_b unit  anon
     "create":         (201, 201, 201,  201, 403,  201, 201,  201,    403,  401),
-    "read":           (200, 200, 403,  200, 200,  200, 200,  403,    403,  401),
-    "history":        (200, 200, 403,  200, 200,  200, 200,  403,    403,  401),
+    "read":           (200, 200, 404,  200, 200,  200, 200,  404,    403,  401),
+    "history":        (200, 200, 404,  200, 200,  200, 200,  404,    403,  401),
     "list":           (200, 200, 200,  200, 200,  200, 200,  200,    403,  401),
     "register":       (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "reject":         (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "dispatch":       (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
-    "take":           (403, 200, 403,  403, 403,  200, 403,  403,    403,  401),
-    "handle":         (403, 200, 403,  403, 403,  200, 403,  403,    403,  401),
+    "take":           (403, 200, 404,  403, 403,  200, 403,  403,    403,  401),
+    "handle":         (403, 200, 404,  403, 403,  200, 403,  403,    403,  401),
     "verify":         (200, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "rework":         (200, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "close":          (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
@@ -50,9 +51,9 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "shelve":         (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "void":           (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "mark_duplicate": (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
-    "add_photo":      (201, 201, 403,  201, 403,  201, 201,  403,    403,  401),
-    "get_photo":      (200, 200, 403,  200, 403,  200, 200,  403,    403,  401),
-    "duplicates":     (200, 200, 403,  200, 403,  200, 200,  403,    403,  401),
+    "add_photo":      (201, 201, 404,  201, 403,  201, 201,  404,    403,  401),
+    "get_photo":      (200, 200, 404,  200, 403,  200, 200,  404,    403,  401),
+    "duplicates":     (200, 200, 404,  200, 403,  200, 200,  404,    403,  401),
     "import":         (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
 }
 
@@ -185,6 +186,75 @@ def test_an_officer_of_another_team_cannot_act_even_with_the_right_version(clien
     case.advance(["register", "dispatch"])
     response = client.post(f"{URL}/{case.incident.id}/transitions", json={"to": "take", "version": 3},
                            headers=auth_headers(people["officer_b"]))
-    assert response.status_code == 403 and "outside the jurisdiction" in response.json()["detail"]
+    assert response.status_code == 404 and response.json()["code"] == "NotFound"
     db.refresh(case.incident)
     assert (case.incident.status, case.incident.version) == ("dispatched", 3)
+
+
+# -- rights before anything about the case (issue 14, finding 1) ----------------------------------------------
+def _handled_case_in_b(db: Session, world: StreetWorld, settings: Settings) -> Incident:
+    """A case in community B, reported by the centre (so no grid worker reads it), handled by B's team."""
+    incident = incidents.create(db, category_code="09006", lon=INSIDE_B[0], lat=INSIDE_B[1],
+                                reporter=world.supervisor, description="井盖缺失").incident
+    for to, actor in (("register", world.supervisor), ("dispatch", world.supervisor), ("take", world.officer_b),
+                      ("handle", world.officer_b)):
+        photos = [store_photo(db, incident=incident, photo=png((9, 9, 9)), photo_dir=settings.photo_dir,
+                              kind=PhotoKind.after, uploader=world.officer_b)] if to == "handle" else []
+        workflow.transition(db, incident=incident, to=to, actor=actor, photos=photos,
+                            expected_version=incident.version)
+    db.flush()
+    return incident
+
+
+@pytest.mark.parametrize("move", ["verify", "rework", "verified"])
+def test_a_grid_worker_cannot_verify_or_rework_a_case_outside_the_cells_they_read(
+        client, db, street_world, settings, auth_headers, move) -> None:
+    incident = _handled_case_in_b(db, street_world, settings)
+    headers = auth_headers(street_world.grid_worker)
+    assert client.get(f"{URL}/{incident.id}", headers=headers).status_code == 404
+    response = client.post(f"{URL}/{incident.id}/transitions", headers=headers,
+                           json={"to": move, "version": incident.version, "note": "现场核查"})
+    assert response.status_code == 404, response.text
+    db.refresh(incident)
+    assert (incident.status, incident.version) == ("handled", 5)
+
+
+def test_a_transition_with_a_stale_version_from_an_officer_of_another_team_reveals_no_version(
+        client, db, street_world, people, settings, auth_headers) -> None:
+    case = Case(db, street_world, settings)
+    case.advance(["register", "dispatch"])
+    workflow.transition(db, incident=case.incident, to="extend", actor=street_world.supervisor, note="等待配件",
+                        data={"hours": 2}, expected_version=case.incident.version)
+    db.flush()
+    assert case.incident.version == 4
+    response = client.post(f"{URL}/{case.incident.id}/transitions", json={"to": "take", "version": 1},
+                           headers=auth_headers(people["officer_b"]))
+    missing = client.post(f"{URL}/999999/transitions", json={"to": "take", "version": 1},
+                          headers=auth_headers(people["officer_b"]))
+    assert response.status_code == missing.status_code == 404, response.text
+    text = response.json()["detail"]
+    assert "version" not in text and "dispatched" not in text and "4" not in text.replace(str(case.incident.id), "")
+    assert text.replace(str(case.incident.id), "N") == missing.json()["detail"].replace("999999", "N")
+
+
+@pytest.mark.parametrize(("role", "move"), [("planner", "verify"), ("staff", "close"), ("grid_worker", "take"),
+                                            ("officer_b", "close"), ("unit_manager", "rework")])
+def test_a_role_refused_a_move_gets_the_same_answer_for_any_case_or_none(
+        client, db, street_world, people, settings, auth_headers, role, move) -> None:
+    case = Case(db, street_world, settings)
+    headers = auth_headers(people[role])
+    answers = [client.post(f"{URL}/{ref}/transitions", json={"to": move, "version": 7}, headers=headers)
+               for ref in (case.incident.id, case.incident.public_id, 999999, "JS-2026-999999")]
+    assert {a.status_code for a in answers} == {403}
+    assert len({a.json()["detail"] for a in answers}) == 1
+
+
+@pytest.mark.parametrize("path", ["", "/history", "/duplicates", "/photos"])
+def test_a_case_outside_the_read_scope_is_the_same_404_as_no_case(
+        client, db, street_world, people, settings, auth_headers, path) -> None:
+    case = Case(db, street_world, settings)
+    headers = auth_headers(people["staff_b"])
+    seen = client.get(f"{URL}/{case.incident.id}{path}", headers=headers)
+    unseen = client.get(f"{URL}/999999{path}", headers=headers)
+    assert seen.status_code == unseen.status_code == 404
+    assert seen.json()["detail"].replace(str(case.incident.id), "N") == unseen.json()["detail"].replace("999999", "N")

@@ -152,6 +152,20 @@ def test_possible_duplicates_come_back_with_the_new_report(client, as_user) -> N
     assert other_category["possible_duplicates"] == []
 
 
+@pytest.mark.parametrize("change", [{"description": "另一处"}, {"lon": INSIDE_A[0] + 0.001}, {"category_code": "06010"},
+                                    {"source": "resident"}])
+def test_an_idempotency_key_reused_with_a_different_body_is_422_and_writes_nothing(client, as_user, db,
+                                                                                   change) -> None:
+    headers = {**as_user("grid_worker"), "Idempotency-Key": "phone-42-report-8"}
+    payload = {"category_code": "09006", "lon": INSIDE_A[0], "lat": INSIDE_A[1], "description": "占道"}
+    assert client.post(URL, json=payload, headers=headers).status_code == 201
+    before = counts(db)
+    response = client.post(URL, json={**payload, **change}, headers=headers)
+    assert response.status_code == 422 and "Idempotency-Key" in response.json()["detail"], response.text
+    assert counts(db) == before
+    assert client.post(URL, json=payload, headers=headers).json()["replayed"] is True
+
+
 def test_a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing_more(client, as_user, db) -> None:
     headers = {**as_user("grid_worker"), "Idempotency-Key": "phone-42-report-7"}
     payload = {"category_code": "09006", "lon": INSIDE_A[0], "lat": INSIDE_A[1]}
@@ -311,7 +325,12 @@ def test_a_read_with_the_current_etag_is_not_modified(client, as_user) -> None:
     assert response.status_code == 304
 
 
-@pytest.mark.parametrize("ref", ["999999", "JS-2026-999999", "nonsense"])
+def test_a_ref_that_is_neither_an_id_nor_a_public_id_is_422_naming_it(client, as_user) -> None:
+    response = client.get(f"{URL}/nonsense", headers=as_user("supervisor"))
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["path", "ref"]
+
+
+@pytest.mark.parametrize("ref", ["999999", "JS-2026-999999", "2147483648"])
 def test_unknown_ids_are_404(client, as_user, ref) -> None:
     assert client.get(f"{URL}/{ref}", headers=as_user("supervisor")).status_code == 404
     response = client.post(f"{URL}/{ref}/transitions", json={"to": "register", "version": 1},
@@ -528,7 +547,7 @@ def test_an_update_without_a_version_is_428(client, as_user) -> None:
 @pytest.mark.parametrize(("to", "status", "message"), [
     ("teleported", 422, "unknown state or action 'teleported'"),
     ("close", 409, "cannot close a case that is reported"),
-    ("handled", 409, "cannot handled"),
+    ("handled", 403, "role supervisor may not handled"),  # rights first: not "cannot handle a reported case"
 ])
 def test_unknown_or_impossible_moves_are_refused(client, as_user, to, status, message) -> None:
     case = report(client, as_user("grid_worker"))
@@ -607,7 +626,7 @@ def test_photos_are_served_only_to_those_who_may_see_the_case(client, as_user) -
                            files=photo, headers=as_user("grid_worker"))
     url = response.json()["photos"][0]["url"]
     assert client.get(url, headers=as_user("officer")).status_code == 200
-    assert client.get(url, headers=as_user("officer_b")).status_code == 403  # community A is not team B's
+    assert client.get(url, headers=as_user("officer_b")).status_code == 404  # community A is not team B's
     assert client.get(url, headers=as_user("planner")).status_code == 403
     assert client.get(url).status_code == 401
     assert client.get(url.rsplit("/", 1)[0] + "/999999", headers=as_user("supervisor")).status_code == 404
@@ -709,8 +728,8 @@ def test_a_grid_worker_reads_the_cases_of_their_cells_and_their_own_reports_only
     assert client.get(f"{URL}/{in_my_cell['id']}", headers=as_user("grid_worker")).status_code == 200
     assert client.get(f"{URL}/{mine_elsewhere['id']}", headers=as_user("grid_worker")).status_code == 200
     refused = client.get(f"{URL}/{elsewhere['id']}", headers=as_user("grid_worker"))
-    assert refused.status_code == 403
-    assert "patrols" in refused.json()["detail"]
+    assert refused.status_code == 404  # the same answer as for no case at all
+    assert "patrols" not in refused.json()["detail"]
 
 
 def test_nearby_lists_open_cases_of_the_category_with_their_distance_before_a_report(client, as_user) -> None:

@@ -38,9 +38,10 @@ CELLS = f"{OGC}/collections/grid_cells"
 
 @pytest.fixture
 def key(db: Session) -> str:
-    """An API key of a grid worker in a world where every layer has features."""
+    """An API key of a planner (who reads every layer, de-personalised) in a world where every layer has
+    features."""
     add_layer_world(db)
-    return users.create_api_key(db, add_user(db, Role.grid_worker))
+    return users.create_api_key(db, add_user(db, Role.planner))
 
 
 def get(client: TestClient, url: str, key: str, **params: Any) -> Any:
@@ -222,11 +223,11 @@ def test_no_collection_carries_personal_data(client: TestClient, key: str, setti
 # -- real clients against a real server -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def live(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Engine]]:
-    """(base URL, API key of a grid worker, engine) of a served, committed copy of the layer world."""
+    """(base URL, API key of a planner, engine) of a served, committed copy of the layer world."""
     with committed_database(database_url, "ogc") as engine:
         with sessionmaker(engine)() as session, session.begin():
             add_layer_world(session)
-            key = users.create_api_key(session, add_user(session, Role.grid_worker))
+            key = users.create_api_key(session, add_user(session, Role.planner))
         with serve_in_process(engine, tmp_path_factory.mktemp("ogc-state")) as base:
             yield base, key, engine
 
@@ -287,3 +288,20 @@ def test_owslib_reads_collections_and_items(live: tuple[str, str, Engine], setti
     page = api.collection_items("grid_cells", limit=2)
     assert [f["id"] for f in page["features"]] == WORLD_CELLS[:2] and page["numberMatched"] == 3
     assert api.collection_item("incidents", INCIDENT_IDS[2])["properties"]["public_id"] == INCIDENT_IDS[2]
+
+
+def test_incident_collections_keep_to_what_the_caller_may_read(client: TestClient, db: Session, key: str) -> None:
+    # The one visibility rule (gis.incidents.visibility): a grid worker reads the cases of the cells they
+    # patrol, a role that reads no incident is refused before anything is counted.
+    worker = add_user(db, Role.grid_worker)
+    users.assign_cells(db, worker, WORLD_CELLS[:1])
+    worker_key = users.create_api_key(db, worker)
+    items = get(client, f"{OGC}/collections/incidents/items", worker_key).json()
+    assert [f["id"] for f in items["features"]] == INCIDENT_IDS[:1] and items["numberMatched"] == 1
+    assert get(client, f"{OGC}/collections/incidents/items", key).json()["numberMatched"] == 3
+    other = client.get(f"{OGC}/collections/incidents/items/{INCIDENT_IDS[1]}", params={"api_key": worker_key})
+    assert other.status_code == 404
+    manager = users.create_api_key(db, add_user(db, Role.unit_manager))
+    refused = client.get(f"{OGC}/collections/incidents/items", params={"api_key": manager})
+    assert refused.status_code == 403
+    assert client.get(f"{CELLS}/items", params={"api_key": manager}).status_code == 200  # not a layer of cases

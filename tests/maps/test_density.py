@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gis.incidents import service as incidents
 from gis.incidents.categories import load_categories
 from gis.layers import Field, Layer, Style
-from gis.layers.incidents import IncidentDensityLayer
+from gis.layers.density import IncidentDensityLayer
 from maps.assets import external_urls, local_map, render
 from maps.density import DEFAULT_PALETTE, NO_DATA_COLOR, build, class_breaks, classify, round_coordinates
 from tests.factories import WORLD_CELLS, add_world
@@ -154,4 +154,4 @@ def test_a_layer_from_the_database_is_coloured_by_its_own_choropleth_field(db: S
     palette = layer.style.palette
     assert first["fill"] == palette[-1] and third["fill"] == palette[0]
     assert "每平方公里案件数" in html  # the legend's title
-    assert json.dumps("网格编码") in html  # a tooltip label, written into the script as JSON
+    assert json.dumps(layer.fields[0].title_zh) in html  # a tooltip label, written into the script as JSON

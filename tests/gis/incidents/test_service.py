@@ -148,9 +148,16 @@ def test_a_planner_may_not_report(db: Session, street_world) -> None:
 
 def test_the_same_idempotency_key_returns_the_first_result_and_creates_nothing(db: Session, street_world) -> None:
     first = _report(db, street_world, idempotency_key="abc-123")
-    again = _report(db, street_world, at=INSIDE_B, idempotency_key="abc-123", description="second try")
+    again = _report(db, street_world, idempotency_key="abc-123")
     assert again.replayed and not first.replayed
     assert again.incident.id == first.incident.id
+    assert _count(db) == (1, 1)
+
+
+def test_the_same_idempotency_key_with_another_request_is_refused(db: Session, street_world) -> None:
+    _report(db, street_world, idempotency_key="abc-123")
+    with pytest.raises(incidents.IdempotencyKeyReused, match="different request"):
+        _report(db, street_world, at=INSIDE_B, idempotency_key="abc-123", description="second try")
     assert _count(db) == (1, 1)
 
 

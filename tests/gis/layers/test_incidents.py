@@ -5,7 +5,8 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Point, box
 from sqlalchemy.orm import Session
 
-from gis.layers.incidents import IncidentDensityLayer, IncidentLayer
+from gis.layers.density import IncidentDensityLayer
+from gis.layers.incidents import IncidentLayer
 from gis.models import Category, GridCell, Incident, User
 
 NOW = datetime.now(UTC)

@@ -186,3 +186,15 @@ def test_to_metric_reprojects_geodataframes_and_refuses_a_missing_crs() -> None:
     assert crs.to_metric(frame).crs.to_epsg() == crs.JISHOU_METRIC
     with pytest.raises(InvalidInput, match="no CRS"):
         crs.to_metric(gpd.GeoSeries([Point(109.73, 28.31)]))
+
+
+def test_the_sql_form_of_the_gcj02_offset_equals_the_numpy_form(db) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import literal, select
+
+    from gis.spatial.crs import gcj02_offset_sql, wgs84_to_gcj02
+
+    for lon, lat in [(109.7, 28.3), (116.397, 39.908), (121.47, 31.23), (87.6, 43.8), (2.35, 48.85)]:
+        dlon, dlat = gcj02_offset_sql(literal(lon), literal(lat))
+        sql_lon, sql_lat = db.execute(select(dlon, dlat)).one()
+        gx, gy = wgs84_to_gcj02(lon, lat)
+        assert sql_lon == pytest.approx(gx - lon, abs=1e-12) and sql_lat == pytest.approx(gy - lat, abs=1e-12)
