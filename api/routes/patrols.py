@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep, forbid_extra_query
-from api.schemas.incidents import Body, Finite
+from api.schemas.common import Finite
+from api.schemas.incidents import Body
 from gis.people import patrols, permissions, users
 from gis.people.permissions import Action
 
