@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.guards import install_guard
 from api.openapi import install_openapi
 from api.routes import (
+    admin_parts,
     auth,
     categories,
     dashboard,
@@ -20,6 +21,7 @@ from api.routes import (
     evaluation,
     exports,
     facilities,
+    facility_parts,
     incident_create,
     incidents,
     layers,
@@ -27,6 +29,7 @@ from api.routes import (
     open311,
     page_parts,
     pages,
+    patrols,
 )
 from api.routes.basemap import router as basemap_router
 from api.routes.command_map import router as command_map_router
@@ -102,6 +105,9 @@ def create_app(
     app.include_router(exports.router)
     app.include_router(pages.router)
     app.include_router(page_parts.router)
+    app.include_router(facility_parts.router)
+    app.include_router(patrols.router)
+    app.include_router(admin_parts.router)
     app.include_router(docs.router)
     app.include_router(evaluation.router)
     app.include_router(tiles_router)

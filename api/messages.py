@@ -56,6 +56,8 @@ ZH_BY_FIELD: dict[tuple[str, str], str] = {
     ("InvalidInput", "note"): "此操作需要填写原因",
     ("InvalidInput", "photos"): "照片有误或缺少处置后照片",
     ("InvalidInput", "category_code"): "问题类别无效",
+    ("BookingConflict", "slot"): "该时段已被预约，请换一个时段",
+    ("OutsideOpeningHours", "starts_at/ends_at"): "所选时间不在开放时间内",
 }
 
 # Field names in Chinese; a field not listed is shown as the API names it.
@@ -64,7 +66,9 @@ FIELD_ZH: dict[str, str] = {
     "category": "问题类别", "description": "问题描述", "photos": "照片", "photo": "照片", "note": "原因说明",
     "address": "地址", "data.team_id": "处置队伍", "data.deadline_at": "新的时限", "data.hours": "延长工时",
     "data.original_id": "原案件", "original": "原案件", "version": "版本", "username": "用户名",
-    "password": "密码", "bbox": "地图范围", "to": "操作", "kind": "照片类型",
+    "password": "密码", "bbox": "地图范围", "to": "操作", "kind": "照片类型", "slot": "时段",
+    "role": "角色", "jurisdiction": "管辖范围", "cells": "网格", "team": "队伍",
+    "starts_at": "开始时间", "ends_at": "结束时间", "quantity": "数量", "community_code": "社区", "day": "日期",
 }
 
 # Field names as the domain's messages start with them: ``lon: …``, ``data.team_id: …``, ``lon/lat: …``.

@@ -115,6 +115,8 @@ class WorkerApp(MacroElement):
         <script src="{{ this.idb_url }}"></script>
         <script src="{{ this.static_url }}/pages.js"></script>
         <script src="{{ this.static_url }}/worker.js"></script>
+        <script src="{{ this.static_url }}/worker_outbox.js"></script>
+        <script src="{{ this.static_url }}/worker_patrol.js"></script>
         {% endmacro %}
 
         {% macro html(this, kwargs) %}
@@ -130,6 +132,8 @@ class WorkerApp(MacroElement):
           <span><i class="wg-swatch wg-swatch-cell"></i>我的网格</span>
           <span><i class="wg-dot wg-dot-open"></i>待办</span>
           <span><i class="wg-dot wg-dot-overdue"></i>已逾期</span>
+          <button type="button" class="wg-chip" id="wg-patrol" hidden>开始巡查</button>
+          <span class="wg-patrol-state" id="wg-patrol-state"></span>
           <span class="wg-hint" id="wg-hint">点击地图上报问题</span>
         </div>
 

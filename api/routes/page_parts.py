@@ -9,6 +9,7 @@ message. Writes (``POST /app/cases/{ref}/moves``) go through ``gis.incidents.wor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -184,6 +185,7 @@ def _case(session: Session, user: User, incident: Incident, headers: dict[str, s
               if any(m.action == "mark_duplicate" for m in moves) else [])
     return _html(
         "parts/case.html", headers=headers, case=_row(incident, now), incident=incident,
+        asked=_pending_request(events, names),
         team=session.get(Team, incident.team_id) if incident.team_id else None,
         events=[{"at": e.at, "action": e.action, "to_status": e.to_status, "note": e.note,
                  "actor": names.get(e.actor_id or 0, "系统" if e.actor_id is None else "—")} for e in events],
@@ -192,6 +194,17 @@ def _case(session: Session, user: User, incident: Incident, headers: dict[str, s
         moves=moves, teams=teams, nearby=nearby, after_photo_moves=AFTER_PHOTO_MOVES,
         photo_required=incident.category.after_photo_required,
     )
+
+
+def _pending_request(events: Sequence[IncidentEvent], names: dict[int, str]) -> dict[str, Any] | None:
+    """The team's request for more time not yet answered by an extension: what the extend form starts from."""
+    for event in reversed(events):
+        if event.action == "extend":
+            return None
+        if event.action == "request_extension":
+            return {"actor_id": event.actor_id, "actor": names.get(event.actor_id or 0, "—"), "note": event.note,
+                    "hours": (event.data or {}).get("hours")}
+    return None
 
 
 def _offered_moves(user: User, incident: Incident) -> list[workflow.Move]:
@@ -219,15 +232,18 @@ def move_case(
     hours: Annotated[str, Form(max_length=12)] = "",
     original: Annotated[str, Form(max_length=24)] = "",
     reopen_as: Annotated[str, Form(max_length=16)] = "",
+    requested_by: Annotated[str, Form(max_length=12)] = "",
     photo: Annotated[UploadFile | None, File()] = None,
 ) -> HTMLResponse:
     """One button of the case panel: the move, with its reason, team, hours or photo; the panel again."""
     data = photo.file.read(max_photo_bytes(request) + 1) if photo is not None and photo.filename else b""
-    return _move(session, user, request, ref, to, version, note, team_id, hours, original, reopen_as, data)
+    return _move(session, user, request, ref, to, version, note, team_id, hours, original, reopen_as, data,
+                 requested_by)
 
 
 def _move(session: Session, user: User, request: Request, ref: str, to: str, version: int, note: str,
-          team_id: str, hours: str, original: str, reopen_as: str, photo: bytes) -> HTMLResponse:
+          team_id: str, hours: str, original: str, reopen_as: str, photo: bytes,
+          requested_by: str = "") -> HTMLResponse:
     incident = load_incident(session, ref)
     full_view(session, user, incident)  # 403 before anything about the case is used
     if to == "mark_duplicate":
@@ -244,6 +260,8 @@ def _move(session: Session, user: User, request: Request, ref: str, to: str, ver
         data["team_id"] = int(team_id)
     if hours:
         data["hours"] = hours
+    if requested_by.isdigit():
+        data["requested_by"] = int(requested_by)
     if to == "reopen" and reopen_as in (Status.registered.value, Status.in_progress.value):
         to = reopen_as
     stored = []

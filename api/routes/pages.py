@@ -30,10 +30,10 @@ STATIC_URL = "/static"
 # Where the page opens when no community is loaded yet: central Jishou (乾州/镇溪), lon, lat.
 JISHOU_CENTER = (109.7078, 28.2805)
 
-# Where each role opens after log-in. Planners read the maps and exports; facility roles have the API for now.
+# Where each role opens after log-in. Planners read the maps and exports (the map page and /map).
 HOMES: dict[str, str] = {
     Role.grid_worker: "/", Role.officer: "/officer", Role.supervisor: "/desk", Role.admin: "/desk",
-    Role.planner: "/", Role.unit_manager: "/", Role.community_staff: "/",
+    Role.planner: "/", Role.unit_manager: "/sharing", Role.community_staff: "/sharing",
 }
 
 router = APIRouter(tags=["pages"])
@@ -88,6 +88,19 @@ def desk_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     return _role_page(session, settings, "desk.html", page="desk", title="监督指挥中心",
                       roles=[Role.supervisor, Role.admin], teams=teams,
                       statuses=[(s.value, s.label_zh) for s in Status])
+
+
+@router.get("/sharing", response_class=HTMLResponse, operation_id="sharing_page",
+            summary="Shared facilities (场所联享): each facility's week, booking and cancelling; the unit's pairings")
+def sharing_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _role_page(session, settings, "sharing.html", page="sharing", title="场所联享",
+                      roles=[Role.unit_manager, Role.community_staff, Role.admin])
+
+
+@router.get("/admin", response_class=HTMLResponse, operation_id="admin_page",
+            summary="Administration: users, teams and jurisdictions, grid-cell assignments, API keys")
+def admin_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _role_page(session, settings, "admin.html", page="admin", title="系统管理", roles=[Role.admin])
 
 
 @router.get("/favicon.ico", include_in_schema=False)

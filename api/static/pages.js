@@ -146,7 +146,7 @@
     var seen = {};
     root.querySelectorAll(".wg-row").forEach(function (row) {
       var id = row.getAttribute("data-id");
-      if (seen[id]) return;
+      if (!id || !row.hasAttribute("data-lat") || seen[id]) return;
       seen[id] = true;
       var overdue = row.getAttribute("data-overdue") === "true";
       var marker = L.circleMarker([Number(row.getAttribute("data-lat")), Number(row.getAttribute("data-lon"))], {
@@ -154,8 +154,9 @@
         fillColor: overdue ? "#d62728" : "#f28e2b",
         className: "wg-incident" + (overdue ? " wg-incident-overdue" : "")
       });
-      marker.on("click", function () { htmx.ajax("GET", "/app/cases/" + id, { target: "#wg-case" }); });
-      marker.bindTooltip(row.getAttribute("data-public-id") || "");
+      var opens = row.getAttribute("data-open") || "/app/cases/" + id;
+      marker.on("click", function () { htmx.ajax("GET", opens, { target: "#wg-case" }); });
+      marker.bindTooltip(row.getAttribute("data-public-id") || row.getAttribute("data-name") || "");
       markers.addLayer(marker);
     });
     if (!queue && markers.getLayers().length) map.fitBounds(markers.getBounds(), { padding: [24, 24], maxZoom: 17 });
@@ -190,6 +191,8 @@
     $("wg-login").hidden = true;
     $("wg-user").textContent = me.display_name || me.username;
     $("wg-logout").hidden = false;
+    var page = document.body.getAttribute("data-page");
+    if (me.role === "admin") { $("wg-nav-desk").hidden = page === "desk"; $("wg-nav-admin").hidden = page === "admin"; }
     makeMap();
     htmx.trigger(document.body, "wg-ready");
   }

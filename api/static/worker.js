@@ -144,6 +144,12 @@
   };
 
   Page.prototype.logout = function (message) {
+    if (this.patrol) { // the next user of this phone must not extend this worker's route
+      window.navigator.geolocation.clearWatch(this.patrol.watch);
+      window.clearInterval(this.patrol.timer);
+      this.patrol.route.remove();
+      this.patrol = null;
+    }
     this.session = null;
     this.me = null;
     this.ownCells = new Set();
@@ -181,6 +187,8 @@
     $("wg-logout").hidden = false;
     $("wg-mine").hidden = this.ownCells.size === 0;
     $("wg-work-open").hidden = false;
+    $("wg-patrol").hidden = this.me.role !== "grid_worker";
+    if (this.me.role === "grid_worker") this.showPatrolDay();
     this.fillCategories("");
     this.flushOutbox();
     var view = this.load(".view");
@@ -467,70 +475,6 @@
     this.refresh(true);
   };
 
-  /* -- the offline queue ---------------------------------------------------------------------------- */
-  /* Reports made without signal wait in IndexedDB (idb-keyval; photos as Blobs) under their Idempotency-Key
-   * and are sent when the phone is online again. A retry sends the same key, so a report whose first try
-   * reached the server but lost its answer never makes a second case. */
-  var OUTBOX = "wangge.outbox:";
-
-  Page.prototype.queueReport = async function (item, form) {
-    try {
-      await window.idbKeyval.set(OUTBOX + item.key, item);
-    } catch (e) {
-      $("wg-report-error").textContent = "网络不可用，且无法在手机上保存，请稍后重试";
-      return;
-    }
-    form.reset();
-    $("wg-photo-name").textContent = "未选择照片";
-    this.closeReport();
-    var waiting = (await this.outboxKeys()).length;
-    this.status("网络不可用，已保存在手机上，恢复网络后自动上报（待发送 " + waiting + " 条）", "warn", 10);
-  };
-
-  Page.prototype.outboxKeys = async function () {
-    try {
-      var keys = await window.idbKeyval.keys();
-      return keys.filter(function (k) { return String(k).indexOf(OUTBOX) === 0; }).sort();
-    } catch (e) { return []; }
-  };
-
-  Page.prototype.flushOutbox = async function () {
-    if (this.flushing || !this.me) return;
-    this.flushing = true;
-    var sent = 0;
-    var refused = [];
-    try {
-      var keys = await this.outboxKeys();
-      for (var i = 0; i < keys.length; i++) {
-        var item = await window.idbKeyval.get(keys[i]);
-        if (!item) continue;
-        var request = { method: "POST", headers: { "Idempotency-Key": item.key } };
-        if (item.photo) {
-          var data = new FormData();
-          Object.keys(item.fields).forEach(function (name) { data.append(name, String(item.fields[name])); });
-          data.append("photos", item.photo, item.photo.name || "photo.jpg");
-          request.body = data;
-        } else {
-          request.headers["Content-Type"] = "application/json";
-          request.body = JSON.stringify(item.fields);
-        }
-        try {
-          await this.request("/incidents", request);
-          sent += 1;
-        } catch (e) {
-          if (e.status === 0 || e.status >= 500 || e.status === 401) break; // try again later
-          refused.push(e.message); // the server said no: keeping it would fail forever
-        }
-        await window.idbKeyval.del(keys[i]);
-      }
-    } finally {
-      this.flushing = false;
-    }
-    if (refused.length) this.status("有 " + refused.length + " 条离线上报未被接受：" + refused[0], "error", 12);
-    else if (sent) this.status("网络已恢复，已补报 " + sent + " 条问题", "ok", 10);
-    if (sent) this.refresh(true);
-  };
-
   /* -- duplicates before sending ---------------------------------------------------------------------- */
   Page.prototype.checkNearby = async function () {
     var box = $("wg-nearby");
@@ -620,6 +564,7 @@
       htmx.trigger(document.body, "wg-work");
     });
     $("wg-work-close").addEventListener("click", function () { $("wg-work").hidden = true; });
+    $("wg-patrol").addEventListener("click", function () { self.togglePatrol(); });
     document.body.addEventListener("wg-changed", function () { self.refresh(true); });
     $("wg-status").addEventListener("click", function (e) { e.currentTarget.hidden = true; });
   };
@@ -641,5 +586,6 @@
     return worker;
   }
 
-  window.WanggeWorker = { start: start, incidentPopup: incidentPopup };
+  // Page is exported for worker_outbox.js and worker_patrol.js, which add the offline queue and the patrol log.
+  window.WanggeWorker = { start: start, incidentPopup: incidentPopup, Page: Page };
 })();

@@ -7,7 +7,8 @@
                                                           └────────── rework ────────┘               close
                                                                                                        ↓
                                                                                                     closed
-    extend (延期): dispatched/in_progress keep their status, the deadline moves, the approver is recorded
+    extend (延期): dispatched/in_progress keep their status, the deadline moves, the approver is recorded;
+    request_extension (申请延期): the team asks for it, with a reason and the hours; nothing else changes
     shelve (挂账), void (作废), mark_duplicate (重复), reopen (重开: closed/shelved/void → registered or in_progress)
 
 Roles follow the issue: the supervision centre (supervisor; admin may do everything, as in
@@ -97,6 +98,10 @@ MOVES: tuple[Move, ...] = (
     Move("close", frozenset({Status.verified}), Status.closed, _CENTRE, Action.incident_close, "结案"),
     Move("extend", frozenset({Status.dispatched, Status.in_progress}), None, _CENTRE, Action.incident_extend, "延期",
          needs_reason=True),
+    # The team asks, the centre decides: the request is a step of the history (with the hours asked), and
+    # the centre's extend names who asked (data.requested_by).
+    Move("request_extension", frozenset({Status.dispatched, Status.in_progress}), None, _OFFICER,
+         Action.incident_handle, "申请延期", needs_reason=True, team_only=True),
     Move("shelve", frozenset({Status.registered, Status.dispatched, Status.in_progress}), Status.shelved, _CENTRE,
          Action.incident_shelve, "挂账", needs_reason=True),
     Move("reopen", frozenset({Status.closed, Status.shelved, Status.void}), Status.registered, _CENTRE,
@@ -284,6 +289,16 @@ def _apply(
         recorded = {"old_deadline_at": old.isoformat(), "reason": reason, "approver_id": actor.id}
         if data.get("requested_by") is not None:
             recorded["requested_by"] = int(data["requested_by"])
+    elif move.action == "request_extension":
+        hours = data.get("hours")
+        if hours is not None:
+            try:
+                asked = float(hours)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"data.hours: not a number: {hours!r}") from None
+            if not asked > 0:
+                raise InvalidInput("data.hours: must be a positive number of working hours")
+            recorded = {"hours": asked}
     elif move.action == "reopen":
         if target is Status.in_progress and incident.team_id is None:
             raise InvalidInput("data.team_id: the case has no team to continue it; reopen it as registered")

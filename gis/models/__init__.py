@@ -27,6 +27,7 @@ from gis.models.incidents import (
     Source,
     Status,
 )
+from gis.models.patrols import Patrol, PatrolPoint
 from gis.models.people import ApiKey, GridCellWorker, Role, Team, TeamJurisdiction, User
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "IncidentEvent",
     "IncidentHotspot",
     "IncidentPhoto",
+    "Patrol",
+    "PatrolPoint",
     "PhotoKind",
     "Role",
     "Source",

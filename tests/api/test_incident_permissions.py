@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "rework":         (200, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "close":          (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "extend":         (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
+    "request_extension": (403, 200, 404, 403, 403,  200, 403,  403,    403,  401),
     "shelve":         (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "void":           (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
     "mark_duplicate": (403, 403, 403,  200, 403,  200, 403,  403,    403,  401),
@@ -61,6 +62,7 @@ ROUTE_TO: dict[str, list[str]] = {
     "register": [], "reject": [], "void": [], "mark_duplicate": [],
     "dispatch": ["register"], "shelve": ["register"],
     "take": ["register", "dispatch"], "extend": ["register", "dispatch"],
+    "request_extension": ["register", "dispatch"],
     "handle": ["register", "dispatch", "take"],
     "verify": ["register", "dispatch", "take", "handle"], "rework": ["register", "dispatch", "take", "handle"],
     "close": ["register", "dispatch", "take", "handle", "verify"],
@@ -68,6 +70,7 @@ ROUTE_TO: dict[str, list[str]] = {
 MOVE_FIELDS: dict[str, dict[str, Any]] = {
     "reject": {"note": "不属于受理范围"}, "rework": {"note": "未清理干净"}, "shelve": {"note": "需市级协调"},
     "void": {"note": "无效上报"}, "extend": {"note": "需要更多时间", "hours": 4},
+    "request_extension": {"note": "需协调产权单位", "hours": 8},
 }
 
 

@@ -62,6 +62,12 @@ def test_a_case_goes_round_every_role_through_the_page_parts(
     assert "data-bounds=" in queue  # the map fits the team's jurisdiction
     page = client.get(f"/app/cases/{case_id}", headers=officer).text
     page = _move(client, officer, case_id, "take", page).text
+    page = _move(client, officer, case_id, "request_extension", page, note="商户配合整改中", hours="6").text
+    desk_view = client.get(f"/app/cases/{case_id}", headers=desk).text
+    assert "申请延期 6 小时：商户配合整改中" in desk_view and 'name="requested_by"' in desk_view
+    page = _move(client, desk, case_id, "extend", desk_view, note="同意", hours="6",
+                 requested_by=str(street_world.officer_a.id)).text
+    assert "申请延期 6 小时" not in page  # answered
     refused = _move(client, officer, case_id, "handle", page)  # 占道经营 needs a photo after handling
     assert refused.status_code == 422 and refused.json()["messages"]["zh-CN"] == "照片有误或缺少处置后照片"
     page = _move(client, officer, case_id, "handle", page, photo="1", note="已劝离").text
@@ -76,7 +82,8 @@ def test_a_case_goes_round_every_role_through_the_page_parts(
 
     steps = re.findall(r'data-action="(\w+)" data-to="(\w+)"', page)
     assert steps == [("report", "reported"), ("register", "registered"), ("dispatch", "dispatched"),
-                     ("take", "in_progress"), ("handle", "handled"), ("verify", "verified"), ("close", "closed")]
+                     ("take", "in_progress"), ("request_extension", "in_progress"), ("extend", "in_progress"),
+                     ("handle", "handled"), ("verify", "verified"), ("close", "closed")]
     assert Status.closed.label_zh in page
 
 

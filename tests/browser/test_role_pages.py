@@ -16,7 +16,9 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.models import Incident, IncidentEvent, Team, User
+from gis.facilities import service as facilities
+from gis.facilities.service import FacilitySpec, UnitSpec
+from gis.models import Incident, IncidentEvent, Team, Unit, User
 from gis.people import users
 from tests.browser.conftest import PHONE, REPORT_AT, WORKER, PhonePage
 from tests.browser.test_worker_page import assert_only_wangge_was_asked, tap_at
@@ -28,6 +30,9 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DESK: ViewportSize = {"width": 1280, "height": 900}
 OFFICER = ("zhaoliu", "zhiFa-2026", "赵六")
 SUPERVISOR = ("sunqi", "jianDu-2026", "孙七")
+STAFF = ("zhouba", "sheQu-2026", "周八")  # community staff of the worker's community
+UNIT = "吉首市图书馆"
+ADMIN = ("admin1", "guanLi-2026", "管理员甲")
 TEAM = "镇溪执法中队"
 
 
@@ -38,10 +43,18 @@ def role_people(browser_database: Engine) -> Iterator[None]:
         team = users.create_team(session, name=TEAM, jurisdiction_codes=[FIRST_COMMUNITY])
         add_user(session, "officer", team=team, username=OFFICER[0], password=OFFICER[1], display_name=OFFICER[2])
         add_user(session, "supervisor", username=SUPERVISOR[0], password=SUPERVISOR[1], display_name=SUPERVISOR[2])
+        add_user(session, "admin", username=ADMIN[0], password=ADMIN[1], display_name=ADMIN[2])
+        add_user(session, "community_staff", username=STAFF[0], password=STAFF[1], display_name=STAFF[2],
+                 community_code=FIRST_COMMUNITY)
+        unit = facilities.create_unit(session, UnitSpec(name=UNIT, kind="government"))
+        facilities.create_facility(session, unit=unit, spec=FacilitySpec(
+            name="二楼多功能厅", type="meeting_room", lon=REPORT_AT[0], lat=REPORT_AT[1] + 0.0004, capacity=60,
+            opening_hours="Mo-Su 08:00-20:00"))
     yield
     with sessionmaker(browser_database)() as session, session.begin():
-        session.execute(delete(User).where(User.username.in_([OFFICER[0], SUPERVISOR[0]])))
+        session.execute(delete(User).where(User.username.in_([OFFICER[0], SUPERVISOR[0], STAFF[0], ADMIN[0]])))
         session.execute(delete(Team).where(Team.name == TEAM))
+        session.execute(delete(Unit).where(Unit.name == UNIT))
 
 
 @dataclass
@@ -197,6 +210,8 @@ def test_a_case_goes_from_the_phone_through_desk_and_officer_and_back_to_closed(
     ("/", WORKER, "path.wg-cell-own"),
     ("/officer", OFFICER, "#wg-list .wg-group"),
     ("/desk", SUPERVISOR, "#wg-list .wg-rows, #wg-list .wg-muted"),
+    ("/sharing", STAFF, "#wg-list .wg-row"),
+    ("/admin", ADMIN, "#wg-list .wg-table"),
 ])
 def test_every_page_fits_its_screen_without_console_errors(
     open_as: Callable[[ViewportSize], Seen], size: str, viewport: ViewportSize, path: str,
@@ -224,3 +239,25 @@ def test_each_role_lands_on_its_own_page_after_logging_in_at_the_root(open_as: C
     seen.page.locator("#wg-user", has_text=SUPERVISOR[2]).wait_for()
     seen.clean()
     assert_only_wangge_was_asked(PhonePage(seen.page, seen.base, [], [], []))
+
+
+def test_community_staff_book_a_shared_room_from_its_week(open_as: Callable[[ViewportSize], Seen]) -> None:
+    seen = open_as(PHONE)
+    log_in(seen, "/sharing", STAFF)
+    seen.page.locator("#wg-list .wg-row-open", has_text="二楼多功能厅").click()
+    seen.page.locator("#wg-case .wg-day").first.wait_for()
+    form = seen.page.locator("#wg-case form[data-move='book']")
+    form.locator("select[name=day]").select_option(index=1)  # tomorrow
+    form.locator("input[name=group_name]").fill("社区书法班")
+    form.locator("button[type=submit]").click()
+    seen.page.locator("#wg-case .wg-booking", has_text="社区书法班").wait_for()
+    seen.shot("sharing-booked-phone")
+    form = seen.page.locator("#wg-case form[data-move='book']")
+    form.locator("select[name=day]").select_option(index=1)
+    form.locator("button[type=submit]").click()  # the same slot again: refused, in Chinese
+    seen.page.locator("#wg-status", has_text="该时段已被预约").wait_for()
+    seen.page.once("dialog", lambda dialog: dialog.accept())
+    seen.page.locator("#wg-case .wg-booking", has_text="社区书法班").locator("button").click()
+    seen.page.locator("#wg-case .wg-booking", has_text="社区书法班").wait_for(state="detached")
+    seen.errors = [e for e in seen.errors if "409" not in e]  # the refused booking's answer, expected
+    seen.clean()

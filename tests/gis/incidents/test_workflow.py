@@ -9,7 +9,7 @@ from PIL import Image
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.errors import InvalidInput, OutsideJurisdiction, StaleVersion
+from gis.errors import Forbidden, InvalidInput, OutsideJurisdiction, StaleVersion
 from gis.incidents import photos, workflow
 from gis.incidents import service as incidents
 from gis.incidents.work_calendar import SHANGHAI, WorkCalendar
@@ -216,7 +216,8 @@ def test_a_closed_case_reopened_as_registered_loses_its_closing_time_and_deadlin
 
 def test_moves_from_lists_what_a_role_may_do_next() -> None:
     assert [m.action for m in workflow.moves_from(Status.handled, Role.grid_worker)] == ["verify", "rework"]
-    assert [m.action for m in workflow.moves_from(Status.dispatched, Role.officer)] == ["take"]
+    assert [m.action for m in workflow.moves_from(Status.dispatched, Role.officer)] == [
+        "take", "request_extension"]
 
 
 def test_overdue_cases_escalate_once_after_twice_their_allowed_time(db: Session, street_world) -> None:
@@ -339,3 +340,19 @@ def test_the_clock_stops_once_a_case_is_handled_and_restarts_when_it_is_sent_bac
     _move(db, incident2, "handled", w.officer_a, photos=_after_photo(db, incident2, tmp_path, w.officer_a))
     _move(db, incident2, "rework", w.grid_worker, note="仍有摊位")  # back to work: the old deadline runs again
     assert incident2.is_overdue(late) and incident2.id in set(db.scalars(ids))
+
+
+def test_an_officer_asks_for_more_time_and_the_centre_grants_it_naming_who_asked(db: Session, street_world) -> None:
+    w = street_world
+    incident = _dispatched(db, w)
+    deadline = incident.deadline_at
+    with pytest.raises(InvalidInput, match="note"):
+        _move(db, incident, "request_extension", w.officer_a)
+    asked = _move(db, incident, "request_extension", w.officer_a, note="需协调产权单位", data={"hours": 8})
+    assert (asked.from_status, asked.to_status, asked.data) == ("dispatched", "dispatched", {"hours": 8.0})
+    assert incident.deadline_at == deadline  # asking changes nothing but the history
+    with pytest.raises(Forbidden):  # another team's officer (outside its jurisdiction too)
+        _move(db, incident, "request_extension", w.officer_b, note="x")
+    granted = _move(db, incident, "extend", w.supervisor, note="同意",
+                    data={"hours": 8, "requested_by": w.officer_a.id})
+    assert granted.data["requested_by"] == w.officer_a.id and incident.deadline_at > deadline

@@ -1,0 +1,92 @@
+"""The admin page's parts (``/admin``): users, teams and their jurisdictions, grid-cell assignments and API
+keys, from a page as well as from the ``wangge`` CLI — through the same ``gis.people.users`` functions.
+
+Every part needs ``admin.users``. A new API key is shown once, in the answer that made it, and never again
+(the store keeps only its hash). Passwords are typed into the form and sent once; they are never shown.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from api.deps import CurrentUser, SessionDep
+from api.routes.page_parts import page_templates
+from gis.models import Role, User
+from gis.people import permissions, users
+from gis.people.permissions import Action
+
+router = APIRouter(prefix="/app/admin", include_in_schema=False)
+ROLE_ZH = {Role.grid_worker: "网格员", Role.officer: "执法队员", Role.supervisor: "监督中心", Role.planner: "规划分析",
+           Role.admin: "管理员", Role.unit_manager: "共建单位管理员", Role.community_staff: "社区工作人员"}
+
+
+def _admin(user: User) -> None:
+    permissions.require(user, Action.admin_users)
+
+
+def _page(session: Session, message: str | None = None, key: str | None = None, **extra: Any) -> HTMLResponse:
+    html = page_templates.get_template("parts/admin.html").render(
+        users=users.list_users(session), teams=users.list_teams(session), roles=ROLE_ZH, message=message, key=key,
+        cells={u.id: users.user_cell_codes(session, u) for u in users.list_users(session)
+               if u.role == Role.grid_worker}, **extra)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(session: SessionDep, user: CurrentUser) -> HTMLResponse:
+    _admin(user)
+    return _page(session)
+
+
+@router.post("/users", response_class=HTMLResponse)
+def add_user(
+    session: SessionDep, user: CurrentUser,
+    username: Annotated[str, Form(max_length=150)],
+    role: Annotated[str, Form(max_length=20)],
+    display_name: Annotated[str, Form(max_length=100)] = "",
+    team: Annotated[str, Form(max_length=200)] = "",
+    community: Annotated[str, Form(max_length=12)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> HTMLResponse:
+    _admin(user)
+    made = users.create_user(session, username=username.strip(), display_name=display_name.strip() or username,
+                             role=users.parse_role(role), password=password or None,
+                             team=users.get_team(session, team) if team else None, community_code=community or None)
+    return _page(session, message=f"已添加用户 {made.username}（{ROLE_ZH[Role(made.role)]}）")
+
+
+@router.post("/cells", response_class=HTMLResponse)
+def assign_cells(
+    session: SessionDep, user: CurrentUser,
+    username: Annotated[str, Form(max_length=150)],
+    cells: Annotated[str, Form(max_length=20_000)],
+) -> HTMLResponse:
+    _admin(user)
+    worker = users.get_user(session, username)
+    codes = [c for c in cells.replace("，", ",").replace(",", " ").split() if c]
+    added = users.assign_cells(session, worker, codes)
+    return _page(session, message=f"{worker.username}：新增 {len(added)} 个网格")
+
+
+@router.post("/teams", response_class=HTMLResponse)
+def add_team(
+    session: SessionDep, user: CurrentUser,
+    name: Annotated[str, Form(max_length=200)],
+    jurisdiction: Annotated[str, Form(max_length=2000)],
+) -> HTMLResponse:
+    _admin(user)
+    codes = [c for c in jurisdiction.replace("，", ",").replace(",", " ").split() if c]
+    team = users.create_team(session, name=name.strip(), jurisdiction_codes=codes)
+    return _page(session, message=f"已添加队伍 {team.name}")
+
+
+@router.post("/keys", response_class=HTMLResponse)
+def create_key(session: SessionDep, user: CurrentUser, username: Annotated[str, Form(max_length=150)]) -> HTMLResponse:
+    _admin(user)
+    owner = users.get_user(session, username)
+    key = users.create_api_key(session, owner)
+    return _page(session, message=f"已为 {owner.username} 生成 API 密钥（只显示这一次）", key=key)

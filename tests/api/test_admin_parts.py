@@ -1,0 +1,45 @@
+"""api.routes.admin_parts: users, cells, teams and API keys from the admin page, over HTTP."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gis.models import Role, User
+from gis.people import users
+from tests.factories import FIRST_COMMUNITY, WORLD_CELLS, add_world
+
+
+def test_an_admin_adds_a_team_an_officer_a_worker_with_cells_and_a_key(
+    client: TestClient, db: Session, make_user, auth_headers, cheap_password_hashing
+) -> None:
+    add_world(db)
+    admin = auth_headers(make_user(Role.admin))
+    assert "用户" in client.get("/app/admin", headers=admin).text
+    team = client.post("/app/admin/teams", data={"name": "乾州中队", "jurisdiction": FIRST_COMMUNITY}, headers=admin)
+    assert team.status_code == 200 and "已添加队伍 乾州中队" in team.text
+    officer = client.post("/app/admin/users", headers=admin, data={
+        "username": "liu", "role": "officer", "display_name": "刘<i>", "team": "乾州中队", "password": "s3cret-pass"})
+    assert officer.status_code == 200, officer.text
+    assert "刘&lt;i&gt;" in officer.text and "s3cret-pass" not in officer.text
+    assert users.authenticate(db, "liu", "s3cret-pass").team.name == "乾州中队"
+    client.post("/app/admin/users", data={"username": "wu", "role": "grid_worker"}, headers=admin)
+    cells = client.post("/app/admin/cells", data={"username": "wu", "cells": "，".join(WORLD_CELLS[:2])}, headers=admin)
+    assert "新增 2 个网格" in cells.text
+    worker = db.scalars(select(User).where(User.username == "wu")).one()
+    assert users.user_cell_codes(db, worker) == WORLD_CELLS[:2]
+    key = client.post("/app/admin/keys", data={"username": "wu"}, headers=admin)
+    shown = key.text.split('id="wg-new-key">')[1].split("<")[0]
+    assert users.user_for_api_key(db, shown).id == worker.id
+    assert "wg-new-key" not in client.get("/app/admin", headers=admin).text  # shown once
+
+
+def test_only_an_admin_reaches_the_admin_parts_and_mistakes_come_back_in_chinese(
+    client: TestClient, make_user, auth_headers
+) -> None:
+    supervisor = auth_headers(make_user(Role.supervisor))
+    assert client.get("/app/admin", headers=supervisor).status_code == 403
+    admin = {**auth_headers(make_user(Role.admin)), "Accept-Language": "zh-CN"}
+    bad = client.post("/app/admin/users", data={"username": "x", "role": "king"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["messages"]["zh-CN"].startswith("输入有误")
