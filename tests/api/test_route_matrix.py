@@ -136,6 +136,26 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/officer"): Row("/officer", EVERYONE | {"anonymous"}, public=True),  # the page; its data asks
     ("GET", "/desk"): Row("/desk", EVERYONE | {"anonymous"}, public=True),
     ("GET", "/healthz"): Row("/healthz", EVERYONE | {"anonymous"}, public=True),
+    # Pages: the page itself is public (a log-in form at worst); the data it asks for is checked per route.
+    ("GET", "/map"): Row("/map", EVERYONE | {"anonymous"}, public=True),
+    ("GET", "/dashboard"): Row("/dashboard", EVERYONE | {"anonymous"}, public=True),
+    ("GET", "/sharing"): Row("/sharing", EVERYONE | {"anonymous"}, public=True),
+    ("GET", "/admin"): Row("/admin", EVERYONE | {"anonymous"}, public=True),
+    # The command map's data: incident counts, so the roles that see cases (scoped), like the tiles.
+    ("GET", "/api/v1/map/classes"): Row("/api/v1/map/classes", SEES_CASES,
+                                        params={"z": "14", "bbox": "109.70,28.30,109.72,28.31"}),
+    ("GET", "/api/v1/map/{kind}.html"): Row("/api/v1/map/density.html", SEES_CASES),
+    ("GET", "/api/v1/map/{kind}.png"): Row("/api/v1/map/density.png", SEES_CASES),
+    ("GET", "/tiles/{layer_id}.json"): Row("/tiles/grid_cells.json", EVERYONE),
+    ("GET", "/tiles/{layer_id}/{z}/{x}/{y}.mvt"): Row("/tiles/incident_density/0/0/0.mvt", SEES_CASES),
+    # A local base map needs no log-in (it holds no city data); unconfigured here, so a 404 for everyone.
+    ("GET", "/basemap/{z}/{x}/{y}"): Row("/basemap/0/0/0", EVERYONE | {"anonymous"}, public=True),
+    # Patrol log: reporters start patrols; a patrol is its walker's own (404 for anyone else's).
+    ("POST", "/api/v1/patrols"): Row("/api/v1/patrols", REPORTERS),
+    ("POST", "/api/v1/patrols/{patrol_id}/points"): Row("/api/v1/patrols/999999/points", EVERYONE,
+                                                        json={"points": []}),
+    ("POST", "/api/v1/patrols/{patrol_id}/stop"): Row("/api/v1/patrols/999999/stop", EVERYONE),
+    ("GET", "/api/v1/patrols/day"): Row("/api/v1/patrols/day", EVERYONE),
 }
 
 
