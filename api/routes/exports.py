@@ -21,6 +21,7 @@ from starlette.background import BackgroundTask
 
 from api.deps import BBoxDep, LayersDep, SessionDep, forbid_extra_query, require
 from gis.errors import NotFound
+from gis.incidents.visibility import readable_layer
 from gis.layers.export import export_layers
 from gis.models import User
 from gis.people.permissions import Action
@@ -61,12 +62,13 @@ def export_layer(
     settings = request.app.state.settings
     if layer_id not in layers:
         raise NotFound(f"no layer {layer_id!r}; GET /api/v1/layers lists them")
+    readable = {layer_id: readable_layer(session, user, layers[layer_id])}  # the one visibility rule
     scratch = Path(tempfile.mkdtemp(prefix="wangge-download-"))
     try:
         fmt = "shp" if file_format is FileFormat.zip else file_format.value
         out = scratch / (layer_id if fmt == "shp" else f"{layer_id}.{fmt}")
         report = export_layers(session, [layer_id], out, fmt=fmt, settings=settings,  # type: ignore[arg-type]
-                               crs=crs, bbox=bbox, layers=layers)
+                               crs=crs, bbox=bbox, layers=readable)
         if file_format is FileFormat.zip:
             path = scratch / f"{layer_id}.zip"
             with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
