@@ -76,7 +76,7 @@ def test_the_abandoned_cars_import_as_they_come_and_match_geopandas_exactly(chic
     # Compared here rather than by a join: in the test's open transaction the tables are never analysed,
     # and the planner's guess for a 31,368 × 60,000 join can be a nested loop of minutes.
     cell_owner = dict(db.execute(select(GridCell.code, GridCell.community_code)).tuples().all())
-    placed = db.execute(select(Incident.cell_code, Incident.community_code)).tuples().all()
+    placed = db.execute(select(Incident.cell_code, Incident.community_code)).all()
     assert all(cell_owner[cell] == community for cell, community in placed)
 
 
