@@ -139,6 +139,7 @@ class WorkerApp(MacroElement):
 
         <section class="wg-work" id="wg-work" hidden aria-label="我的工作">
           <div class="wg-work-head"><h2>我的工作</h2>
+            <a class="wg-secondary" id="wg-map-link" href="/map">指挥地图</a>
             <button type="button" class="wg-secondary" id="wg-work-close">收起</button></div>
           <div id="wg-case" class="wg-casebox"></div>
           <div id="wg-work-list" hx-get="/app/work" hx-trigger="wg-work from:body, wg-changed from:body"></div>

@@ -59,6 +59,12 @@ def test_the_page_is_in_simplified_chinese_with_login_and_report_forms() -> None
     assert 'accept="image/*"' in html
 
 
+def test_the_work_sheet_leads_to_the_command_map() -> None:
+    # Issue 11: /map is reachable from / (read-only for a grid worker; its tiles keep to the worker's cells).
+    html = render(build_worker_map(center=(109.7078, 28.2805)))
+    assert re.search(r'<a [^>]*href="/map"[^>]*>指挥地图</a>', html)
+
+
 def test_the_page_inlines_no_data_only_what_to_fetch() -> None:
     html = render(build_worker_map(center=(109.7078, 28.2805)))
     config = _config_of(html)
