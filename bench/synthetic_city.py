@@ -9,7 +9,7 @@ synthetic city can never be mistaken for real data.
 Everything is deterministic for a given seed. Geometry is built in the metric CRS and returned in
 EPSG:4326, the way boundaries are stored.
 
-    python -m bench.synthetic_city --communities 100 --cells 10000 --out /tmp/city.geojson
+    python -m bench.synthetic_city --communities 100 --cells 10000 --out city.geojson
 """
 
 from __future__ import annotations
