@@ -20,7 +20,6 @@ Idempotency-Key header (422), the role (403), then the report itself (422).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -39,6 +38,7 @@ from gis.incidents import service as incidents
 from gis.models import IncidentPhoto, User
 from gis.people import permissions
 from gis.people.permissions import Action
+from gis.settings import Settings
 
 # The same prefix, tags and checks as api.routes.incidents; api.main includes this router first, so that the
 # routes are matched in the order they had when they were one module.
@@ -163,7 +163,7 @@ async def create_incident(
 ) -> Response:
     state = request.app.state
     content, headers = await anyio.to_thread.run_sync(
-        _create, state.sessions, state.report_sessions, given, payload, idempotency_key, state.settings.photo_dir,
+        _create, state.sessions, state.report_sessions, given, payload, idempotency_key, state.settings,
         max_photo_bytes(request), limiter=_create_threads(state),
     )
     return Response(content, status_code=status.HTTP_201_CREATED, media_type="application/json", headers=headers)
@@ -171,7 +171,7 @@ async def create_incident(
 
 def _create(
     sessions: sessionmaker[Session], report_sessions: sessionmaker[Session], given: Credentials,
-    payload: CreateRequest, idempotency_key: str | None, photo_dir: Path, max_bytes: int,
+    payload: CreateRequest, idempotency_key: str | None, settings: Settings, max_bytes: int,
 ) -> tuple[bytes, dict[str, str]]:
     """Everything a create does with the database, committed before the answer goes out: who is calling
     (looked up now: a user disabled a moment ago is refused), the report, the response."""
@@ -183,12 +183,12 @@ def _create(
             reported = fast_create.report_by_id(
                 session, user_id=given.user_id, category_code=body.category_code, lon=body.lon, lat=body.lat,
                 datum=body.wgs_datum, description=body.description, address=body.address, source=body.source,
-                reported_at=body.reported_at,
+                reported_at=body.reported_at, settings=settings,
             )
             if reported is not None:
                 return _created_answer(*reported, new_photos=False)
     with sessions() as session, session.begin():  # the detailed path, whose checks word every refusal
-        user, created = _create_checked(session, given, payload, idempotency_key, photo_dir, max_bytes)
+        user, created = _create_checked(session, given, payload, idempotency_key, settings, max_bytes)
         return _created_answer(user, created, new_photos=bool(payload.photos))
 
 
@@ -209,7 +209,7 @@ def _created_answer(user: User, created: incidents.Created, *, new_photos: bool)
 
 
 def _create_checked(
-    session: Session, given: Credentials, payload: CreateRequest, idempotency_key: str | None, photo_dir: Path,
+    session: Session, given: Credentials, payload: CreateRequest, idempotency_key: str | None, settings: Settings,
     max_bytes: int,
 ) -> tuple[User, incidents.Created]:
     user = user_for(session, given)
@@ -234,8 +234,9 @@ def _create_checked(
         reported_at=body.reported_at,
         idempotency_key=idempotency_key,
         photos=payload.photos,
-        photo_dir=photo_dir,
+        photo_dir=settings.photo_dir,
         max_photo_bytes=max_bytes,
+        settings=settings,
     )
     return user, created
 

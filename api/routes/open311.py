@@ -371,6 +371,7 @@ def post_request(
         photos=posted.media,
         photo_dir=request.app.state.settings.photo_dir,
         max_photo_bytes=max_photo_bytes(request),
+        settings=request.app.state.settings,
     )
     incident = created.incident
     notice = f"已受理，案件编号 {incident.public_id}"

@@ -57,7 +57,8 @@ _NULL = "\\N"  # COPY text format's NULL
 
 
 def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, good: np.ndarray, file_name: str,
-                   actor: User | None, now: datetime, progress: ProgressReporter, *, offline: bool = False) -> int:
+                   actor: User | None, now: datetime, progress: ProgressReporter, *, offline: bool = False,
+                   case_prefix: str | None = None) -> int:
     """COPY the ``good`` rows of the checked ``columns`` (as ``gis.incidents.bulk_import`` leaves them: located,
     parsed, stripped), then one ``import`` event each naming the file's row (``rows``); returns how many
     incidents were written.
@@ -66,6 +67,7 @@ def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, 
     and joined by vectorised string operations), not row by row through the driver. A writer thread sends
     the blocks, so PostgreSQL reads one while the next is being formatted here. ``offline`` allows
     :func:`bulk_load` to drop and rebuild indexes and keys (locking the tables); never while the city runs."""
+    prefix = case_prefix or get_settings().case_prefix
     n = int(good.sum())
     ids = _reserve_ids(session, n)
     id_text = ids.astype(str)
@@ -78,7 +80,7 @@ def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, 
         # Table and column names are ours (constants above), never user input.
         with cursor.copy(f"COPY incident ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN",
                          writer=QueuedLibpqWriter(cursor)) as copy:
-            _send(copy, _incident_columns(c, good, id_text, status, now_text), n, "copy incidents", progress)
+            _send(copy, _incident_columns(c, good, id_text, status, now_text, prefix), n, "copy incidents", progress)
             # Formatted while PostgreSQL is still reading the incidents.
             events = _event_columns(rows[good], id_text, status, now_text, file_name, actor)
         with cursor.copy(f"COPY incident_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN",
@@ -88,7 +90,7 @@ def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, 
 
 
 def _incident_columns(c: dict[str, Any], good: np.ndarray, id_text: np.ndarray, status: np.ndarray,
-                      now_text: str) -> list[np.ndarray]:
+                      now_text: str, case_prefix: str) -> list[np.ndarray]:
     """The values of ``INCIDENT_COLUMNS`` as COPY text, one array per column."""
     n = len(id_text)
     reported = c["reported_at"][good]
@@ -96,7 +98,7 @@ def _incident_columns(c: dict[str, Any], good: np.ndarray, id_text: np.ndarray, 
     teams = c["team_id"][good]
     return [
         id_text,
-        np.char.add(np.char.add(f"{get_settings().case_prefix}-", years), np.char.add("-", np.char.zfill(id_text, 6))),
+        np.char.add(np.char.add(f"{case_prefix}-", years), np.char.add("-", np.char.zfill(id_text, 6))),
         _texts(c["category_code"][good]),
         _texts(c["description"][good]),
         _ewkb_points(c["x"][good], c["y"][good]),

@@ -46,7 +46,7 @@ from gis.incidents.work_calendar import SHANGHAI
 from gis.models import SRID, Category, Incident, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.people.permissions import PERMISSIONS, Action
-from gis.settings import get_settings
+from gis.settings import Settings, get_settings
 from gis.spatial.crs import InputDatum, degrees_for_metres
 
 T = TypeVar("T")
@@ -152,6 +152,7 @@ def report_by_id(
     reported_at: datetime | None = None,
     duplicate_radius_m: float | None = None,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> tuple[User, Created] | None:
     """The common report by a signed-in user known so far only by id (a verified token's subject): the
     user and the report, from one statement that also checks, now, that the user is active and in a role
@@ -161,7 +162,7 @@ def report_by_id(
     The objects returned are detached (not in ``session``), as if loaded and the session closed.
     None, with nothing written, whenever anything is off (the user, the category, the point, any field):
     the caller then looks the user up and calls :func:`gis.incidents.service.create`, which raises the precise error."""
-    settings = get_settings()
+    settings = settings or get_settings()
     duplicate_radius_m = settings.duplicate_radius_m if duplicate_radius_m is None else duplicate_radius_m
     now = now or datetime.now(UTC)
     reported = reported_at or now

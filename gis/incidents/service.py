@@ -46,7 +46,7 @@ from gis.models import (
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.models.limits import INT4_MAX
 from gis.people.permissions import Action, require
-from gis.settings import get_settings
+from gis.settings import Settings, get_settings
 from gis.spatial.crs import InputDatum, degrees_for_metres
 
 MAX_ADDRESS = 200
@@ -125,6 +125,7 @@ def create(
     max_photo_bytes: int = DEFAULT_MAX_BYTES,
     duplicate_radius_m: float | None = None,
     edge_tolerance_m: float | None = None,
+    settings: Settings | None = None,
     now: datetime | None = None,
 ) -> Created:
     """Report a case: check everything, locate it, store it with a ``report`` event and its photos; flush.
@@ -139,6 +140,9 @@ def create(
     A point within ``edge_tolerance_m`` metres of a community counts as in it.
     Raises InvalidInput naming the field for any bad input; nothing is written.
     """
+    settings = settings or get_settings()  # the app's own when it passes them; the process's otherwise
+    duplicate_radius_m = settings.duplicate_radius_m if duplicate_radius_m is None else duplicate_radius_m
+    edge_tolerance_m = settings.snap_tolerance_m if edge_tolerance_m is None else edge_tolerance_m
     now = now or datetime.now(UTC)
     if reporter is not None:
         require(reporter, Action.incident_create)
@@ -181,7 +185,8 @@ def create(
 
     incident_id = int(session.execute(text("SELECT nextval(pg_get_serial_sequence('incident', 'id'))")).scalar_one())
     incident = Incident(
-        id=incident_id, public_id=public_id(incident_id, reported), category=category, description=text_value,
+        id=incident_id, public_id=public_id(incident_id, reported, settings.case_prefix), category=category,
+        description=text_value,
         location=from_shape(Point(wx, wy), srid=SRID), address=address_value,
         source=source_value.value, reporter_id=reporter.id if reporter else None, cell_code=where.cell_code,
         community_code=where.community_code, subdistrict_code=where.subdistrict_code, team_id=where.team_id,

@@ -20,6 +20,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.main import create_app
 from gis.models import Incident, IncidentEvent, IncidentPhoto, User
 from gis.spatial.crs import wgs84_to_bd09, wgs84_to_gcj02
 from tests.gis.conftest import BOX_A, COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld, street_world
@@ -749,3 +750,20 @@ def test_nearby_lists_open_cases_of_the_category_with_their_distance_before_a_re
     assert bad.status_code == 422
     assert client.get(f"{URL}/nearby", params={"lon": x, "lat": y, "category": "09006"},
                       headers=as_user("planner")).status_code == 403
+
+
+def test_the_apps_own_settings_number_its_cases_on_both_create_paths(
+    settings, sessions, street_world: StreetWorld, auth_headers: Callable[[User], Headers]
+) -> None:
+    # A deployment's case prefix is the app's setting, not whatever the process's environment says: the
+    # one-statement path (JSON, no photo) and the detailed one (a photo) both take it from create_app.
+    other_city = create_app(settings.model_copy(update={"case_prefix": "XY"}), sessions=sessions)
+    headers = auth_headers(street_world.grid_worker)
+    with TestClient(other_city) as client:
+        fast = report(client, headers)
+        detailed = client.post(URL, headers=headers, data={
+            "category_code": "09006", "lon": str(INSIDE_A[0]), "lat": str(INSIDE_A[1])},
+            files={"photos": ("a.jpg", image(), "image/jpeg")})
+    assert fast["public_id"].startswith("XY-"), fast["public_id"]
+    assert detailed.status_code == 201, detailed.text
+    assert detailed.json()["public_id"].startswith("XY-")
