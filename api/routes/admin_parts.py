@@ -24,6 +24,11 @@ ROLE_ZH = {Role.grid_worker: "网格员", Role.officer: "执法队员", Role.sup
            Role.admin: "管理员", Role.unit_manager: "共建单位管理员", Role.community_staff: "社区工作人员"}
 
 
+def _codes(text: str) -> list[str]:
+    """Codes typed into a form, separated by spaces or commas (Chinese or Latin)."""
+    return text.replace("，", ",").replace(",", " ").split()
+
+
 def _admin(user: User) -> None:
     permissions.require(user, Action.admin_users)
 
@@ -67,8 +72,7 @@ def assign_cells(
 ) -> HTMLResponse:
     _admin(user)
     worker = users.get_user(session, username)
-    codes = [c for c in cells.replace("，", ",").replace(",", " ").split() if c]
-    added = users.assign_cells(session, worker, codes)
+    added = users.assign_cells(session, worker, _codes(cells))
     return _page(session, message=f"{worker.username}：新增 {len(added)} 个网格")
 
 
@@ -79,8 +83,7 @@ def add_team(
     jurisdiction: Annotated[str, Form(max_length=2000)],
 ) -> HTMLResponse:
     _admin(user)
-    codes = [c for c in jurisdiction.replace("，", ",").replace(",", " ").split() if c]
-    team = users.create_team(session, name=name.strip(), jurisdiction_codes=codes)
+    team = users.create_team(session, name=name.strip(), jurisdiction_codes=_codes(jurisdiction))
     return _page(session, message=f"已添加队伍 {team.name}")
 
 
