@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from api.deps import CurrentUser, SessionDep
 from api.routes.incident_views import load_incident, max_photo_bytes, photo_url
 from gis.errors import Forbidden, InvalidInput
+from gis.facilities import opening_hours
 from gis.incidents import service as incidents
 from gis.incidents import workflow, worklists
 from gis.incidents.photos import check_photo, store_photo
@@ -58,6 +59,7 @@ def beijing(moment: datetime | None) -> str:
 
 
 page_templates.filters["beijing"] = beijing
+page_templates.filters["opening_zh"] = opening_hours.describe_zh  # "Mo-Su 08:00-20:00" → 每天 08:00-20:00
 page_templates.globals["status_zh"] = lambda status: Status(status).label_zh
 page_templates.globals["action_zh"] = lambda action: ACTION_ZH.get(action, action)
 

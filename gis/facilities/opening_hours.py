@@ -95,6 +95,18 @@ class WeeklySchedule:
                  for days, spans in by_days.items()]
         return "; ".join(parts)
 
+    def to_text_zh(self) -> str:
+        """The same rules in Chinese, for pages: ``每天 08:00-20:00``, ``周一至周五 18:30-07:30；周六、周日 全天``
+        (``parse`` reads it back to the same schedule)."""
+        by_days: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+        for rule in self.rules:
+            by_days.setdefault(rule.days, []).append((rule.open, rule.close))
+        whole_day = [(0, 24 * 60)]
+        parts = [f"{_days_text_zh(days)} "
+                 + ("全天" if spans == whole_day else ",".join(_span_text(o, c) for o, c in spans))
+                 for days, spans in by_days.items()]
+        return "；".join(parts)
+
     def to_json(self) -> list[dict[str, str]]:
         return [{"days": _days_text(r.days), "open": _clock(r.open), "close": _clock(r.close)} for r in self.rules]
 
@@ -333,3 +345,27 @@ def _days_text(days: tuple[int, ...]) -> str:
         else:
             runs.append([day])
     return ",".join(DAY_CODES[r[0]] if len(r) == 1 else f"{DAY_CODES[r[0]]}-{DAY_CODES[r[-1]]}" for r in runs)
+
+
+_DAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def _days_text_zh(days: tuple[int, ...]) -> str:
+    if len(days) == 7:
+        return "每天"
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return "、".join(_DAYS_ZH[r[0]] if len(r) == 1 else
+                    f"{_DAYS_ZH[r[0]]}{'、' if len(r) == 2 else '至'}{_DAYS_ZH[r[-1]]}" for r in runs)
+
+
+def describe_zh(value: str) -> str:
+    """Stored opening hours as Chinese for a page; the text as stored when it does not parse."""
+    try:
+        return parse(value).to_text_zh()
+    except OpeningHoursError:
+        return value

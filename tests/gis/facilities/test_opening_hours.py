@@ -2,6 +2,7 @@ from datetime import date, datetime
 
 import pytest
 
+from gis.facilities import opening_hours
 from gis.facilities.opening_hours import TIMEZONE, OpeningHoursError, parse, parse_holidays
 
 # 2030-06-03 is a Monday.
@@ -93,3 +94,17 @@ def test_holidays_read_lists_and_ranges_and_refuse_non_dates() -> None:
         date(2030, 1, 1), date(2030, 10, 1), date(2030, 10, 2), date(2030, 10, 3)]
     with pytest.raises(Exception, match="holidays: '2030-13-01'"):
         parse_holidays("2030-13-01")
+
+
+@pytest.mark.parametrize(("stored", "shown"), [
+    ("Mo-Su 08:00-20:00", "每天 08:00-20:00"),
+    ("Mo-Fr 18:30-07:30; Sa,Su 00:00-24:00", "周一至周五 18:30-07:30；周六、周日 全天"),
+    ("Mo,We,Fr 08:00-09:00", "周一、周三、周五 08:00-09:00"),
+])
+def test_pages_show_opening_hours_in_chinese_that_read_back_the_same(stored: str, shown: str) -> None:
+    assert opening_hours.describe_zh(stored) == shown
+    assert opening_hours.parse(shown) == opening_hours.parse(stored)
+
+
+def test_hours_that_do_not_parse_are_shown_as_stored() -> None:
+    assert opening_hours.describe_zh("by appointment") == "by appointment"
