@@ -33,6 +33,7 @@ from api.routes import (
 )
 from api.routes.basemap import router as basemap_router
 from api.routes.command_map import router as command_map_router
+from api.routes.pairing_parts import router as pairing_parts_router
 from api.routes.tiles import router as tiles_router
 from gis.cluster import resolve_database_url
 from gis.db import make_engine, make_sessionmaker
@@ -112,6 +113,7 @@ def create_app(
     app.include_router(evaluation.router)
     app.include_router(tiles_router)
     app.include_router(command_map_router)
+    app.include_router(pairing_parts_router)
     app.include_router(basemap_router)
     app.include_router(dashboard.router)
 

@@ -1,7 +1,8 @@
 """Shared facilities over HTTP: units and their pairings, facilities, bookings and each facility's calendar.
 
 Roles, as for incidents, come from ``gis.people.permissions``: unit managers manage their own units' facilities
-and the bookings of those facilities; community staff book for their own community and cancel its
+and the bookings of those facilities (approving or declining the requests of facilities that need approval);
+community staff book for their own community and cancel its
 bookings; everyone who is logged in (planners included) reads facilities and calendars. Admins do all.
 """
 
@@ -21,6 +22,7 @@ from api.deps import CurrentUser, Id, IdQuery, PageDep, SessionDep, forbid_extra
 from api.schemas.common import Moment
 from api.schemas.facilities import (
     BookingCreate,
+    BookingDecline,
     BookingRead,
     CalendarBooking,
     CalendarRead,
@@ -39,6 +41,7 @@ from gis.facilities import bookings
 from gis.facilities import service as facilities
 from gis.facilities.service import FacilitySpec, UnitSpec
 from gis.models import Booking, BookingStatus, Facility, Role, Unit, UnitPairing, User
+from gis.models.facilities import HOLDING_STATUSES
 from gis.people.permissions import Action
 
 router = APIRouter(prefix="/api/v1", tags=["facilities"], dependencies=[Depends(forbid_extra_query)])
@@ -66,7 +69,8 @@ def facility_read(facility: Facility) -> FacilityRead:
         capacity=facility.capacity, capacity_unit=facility.capacity_unit, open_share=float(facility.open_share),
         open_capacity=facility.open_capacity, opening_hours=facility.opening_hours,
         open_hours_week=facility.open_hours_week, holidays=list(facility.holidays or []),
-        booking_required=facility.booking_required, rules=facility.rules, photos=list(facility.photos or []),
+        booking_required=facility.booking_required, approval_required=facility.approval_required,
+        rules=facility.rules, photos=list(facility.photos or []),
         is_active=facility.is_active)
 
 
@@ -74,7 +78,8 @@ def booking_read(booking: Booking) -> BookingRead:
     return BookingRead(id=booking.id, facility_id=booking.facility_id, community_code=booking.community_code,
                        group_name=booking.group_name, purpose=booking.purpose, starts_at=booking.starts_at,
                        ends_at=booking.ends_at, quantity=booking.quantity, status=booking.status,
-                       created_at=booking.created_at, cancelled_at=booking.cancelled_at)
+                       created_at=booking.created_at, cancelled_at=booking.cancelled_at,
+                       decided_at=booking.decided_at, decision_note=booking.decision_note)
 
 
 def _footprint(value: dict[str, Any] | None) -> Any:
@@ -91,7 +96,8 @@ def _spec(body: FacilityCreate) -> FacilitySpec:
     return FacilitySpec(
         name=body.name, type=body.type.value, lon=body.lon, lat=body.lat, capacity=body.capacity,
         opening_hours=body.opening_hours, open_share=body.open_share, holidays=body.holidays,
-        booking_required=body.booking_required, rules=body.rules, photos=body.photos,
+        booking_required=body.booking_required, approval_required=body.approval_required, rules=body.rules,
+        photos=body.photos,
         footprint=_footprint(body.footprint), address=body.address)
 
 
@@ -196,7 +202,7 @@ def update_facility(session: SessionDep, user: CurrentUser, facility_id: Id, bod
     if "footprint" in changes:
         changes["footprint"] = _footprint(changes["footprint"])
     for required in ("name", "type", "lon", "lat", "capacity", "open_share", "opening_hours", "holidays",
-                     "booking_required", "photos", "is_active"):
+                     "booking_required", "approval_required", "photos", "is_active"):
         if required in changes and changes[required] is None:
             raise InvalidInput(f"{required}: may be changed but not removed")
     spec = replace(facilities.facility_spec(facility), **changes)
@@ -204,7 +210,8 @@ def update_facility(session: SessionDep, user: CurrentUser, facility_id: Id, bod
 
 
 @router.get("/facilities/{facility_id}/calendar", operation_id="facility_calendar",
-            summary="Open windows and active bookings of a facility in a period (at most 92 days)")
+            summary="Open windows and holding (requested or active) bookings of a facility in a period "
+                    "(at most 92 days)")
 def calendar(session: SessionDep, user: Reader, facility_id: Id, start: Moment, end: Moment) -> CalendarRead:
     facility = facilities.get_facility_or_raise(session, facility_id)
     cal = bookings.calendar(session, facility=facility, start=start, end=end)
@@ -219,7 +226,8 @@ def calendar(session: SessionDep, user: Reader, facility_id: Id, start: Moment, 
 
 @router.post("/facilities/{facility_id}/bookings", operation_id="book_facility",
              status_code=status.HTTP_201_CREATED,
-             summary="Book a facility for a community; 409 names the taken slot, 422 the closed moment")
+             summary="Book a facility for a community (requested when it needs approval); 409 names the taken "
+                     "slot, 422 the closed moment")
 def book(session: SessionDep, user: CurrentUser, facility_id: Id, body: BookingCreate) -> BookingRead:
     facility = facilities.get_facility_or_raise(session, facility_id)
     community = body.community_code or user.community_code
@@ -241,14 +249,16 @@ def facility_bookings(session: SessionDep, user: CurrentUser, facility_id: Id, p
     facilities.require_manages(session, user, facility.unit_id)
     stmt = select(Booking).where(Booking.facility_id == facility.id).order_by(Booking.starts_at, Booking.id)
     if not include_cancelled:
-        stmt = stmt.where(Booking.status == BookingStatus.active.value)
+        stmt = stmt.where(Booking.status.in_(HOLDING_STATUSES))
     return [booking_read(b) for b in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
 @router.get("/bookings", operation_id="list_my_bookings",
             summary="Bookings the caller answers for: their community's (staff) or their units' (managers)")
 def my_bookings(session: SessionDep, user: CurrentUser, page: PageDep,
-                include_cancelled: bool = False) -> list[BookingRead]:
+                include_cancelled: Annotated[bool, Query(description="also cancelled and declined")] = False,
+                status: Annotated[BookingStatus | None, Query(description="only this status, e.g. requested")]
+                = None) -> list[BookingRead]:
     stmt = select(Booking).order_by(Booking.starts_at, Booking.id)
     if user.role == Role.community_staff.value:
         stmt = stmt.where(Booking.community_code == user.community_code)
@@ -257,8 +267,10 @@ def my_bookings(session: SessionDep, user: CurrentUser, page: PageDep,
         stmt = stmt.join(Facility, Facility.id == Booking.facility_id).where(Facility.unit_id.in_(units))
     elif user.role != Role.admin.value:
         stmt = stmt.where(Booking.booked_by == user.id)
-    if not include_cancelled:
-        stmt = stmt.where(Booking.status == BookingStatus.active.value)
+    if status is not None:
+        stmt = stmt.where(Booking.status == status.value)
+    elif not include_cancelled:
+        stmt = stmt.where(Booking.status.in_(HOLDING_STATUSES))
     return [booking_read(b) for b in session.scalars(stmt.limit(page.limit).offset(page.offset))]
 
 
@@ -268,3 +280,19 @@ def cancel(session: SessionDep, user: CurrentUser, booking_id: Id) -> BookingRea
     booking = bookings.get_booking_or_raise(session, booking_id)
     bookings.require_can_cancel(session, user, booking)
     return booking_read(bookings.cancel(session, booking=booking, by=user))
+
+
+@router.post("/bookings/{booking_id}/approve", operation_id="approve_booking",
+             summary="Approve a requested booking (the facility's unit managers, admin)")
+def approve(session: SessionDep, user: CurrentUser, booking_id: Id) -> BookingRead:
+    booking = bookings.get_booking_or_raise(session, booking_id)
+    bookings.require_can_decide(session, user, booking)
+    return booking_read(bookings.approve(session, booking=booking, by=user))
+
+
+@router.post("/bookings/{booking_id}/decline", operation_id="decline_booking",
+             summary="Decline a requested booking with a reason; frees its slot (the facility's unit managers, admin)")
+def decline(session: SessionDep, user: CurrentUser, booking_id: Id, body: BookingDecline) -> BookingRead:
+    booking = bookings.get_booking_or_raise(session, booking_id)
+    bookings.require_can_decide(session, user, booking)
+    return booking_read(bookings.decline(session, booking=booking, reason=body.note, by=user))

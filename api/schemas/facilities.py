@@ -70,6 +70,7 @@ class FacilityCreate(Body):
         description="e.g. 'Mo-Fr 18:30-07:30; Sa,Su 00:00-24:00', or [{days, open, close}, …]")
     holidays: list[date] = Field(default_factory=list, description="dates closed all day")
     booking_required: bool = True
+    approval_required: bool = Field(default=False, description="bookings wait for the unit manager's approval")
     rules: Text | None = Field(default=None, max_length=2000)
     photos: list[Text] = Field(default_factory=list)
     footprint: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon")
@@ -88,6 +89,7 @@ class FacilityUpdate(Body):
     opening_hours: Text | list[dict[str, Any]] | None = None
     holidays: list[date] | None = None
     booking_required: bool | None = None
+    approval_required: bool | None = None
     rules: Text | None = None
     photos: list[Text] | None = None
     footprint: dict[str, Any] | None = None
@@ -114,6 +116,7 @@ class FacilityRead(BaseModel):
     open_hours_week: float
     holidays: list[date]
     booking_required: bool
+    approval_required: bool
     rules: str | None
     photos: list[str]
     is_active: bool
@@ -129,6 +132,10 @@ class BookingCreate(Body):
     purpose: Text | None = Field(default=None, max_length=200)
 
 
+class BookingDecline(Body):
+    note: Text = Field(min_length=1, max_length=200, description="why the request is declined")
+
+
 class BookingRead(BaseModel):
     id: int
     facility_id: int
@@ -138,9 +145,11 @@ class BookingRead(BaseModel):
     starts_at: datetime
     ends_at: datetime
     quantity: int
-    status: str
+    status: str = Field(description="requested (waiting for approval), active, declined or cancelled")
     created_at: datetime | None
     cancelled_at: datetime | None
+    decided_at: datetime | None = None
+    decision_note: str | None = Field(default=None, description="why a request was declined")
 
 
 class SlotRead(BaseModel):
@@ -155,6 +164,7 @@ class CalendarBooking(BaseModel):
     starts_at: datetime
     ends_at: datetime
     quantity: int
+    status: str = Field(description="requested (holds the slot while it waits for approval) or active")
 
 
 class CalendarRead(BaseModel):

@@ -13,6 +13,12 @@ first's booking and is refused with the slot named. The lock serves both kinds o
 
 Bookings of different facilities never wait for each other. Times are timezone-aware; naive datetimes
 are read as local time (Asia/Shanghai). Services flush; the caller commits.
+
+Approval. A facility with ``approval_required`` takes bookings as ``requested``; a manager of its unit (or an
+admin) approves them (``active``) or declines them with a reason (``declined``). A request holds its slot from
+the moment it is made, exactly as a confirmed booking does (``HOLDING_STATUSES``): whoever asks first holds
+the time, a second community sees it taken, and declining (or cancelling) frees it. A request can be decided
+until its start; after that it is past and stays as it was.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from gis.facilities import opening_hours
 from gis.facilities.opening_hours import MAX_BOOKING, as_local
 from gis.facilities.service import managed_unit_ids, require_community, schedule_of
 from gis.models import Booking, BookingStatus, CapacityUnit, Facility, Role, User
+from gis.models.facilities import HOLDING_STATUSES
 from gis.people.permissions import Action, require, require_jurisdiction
 
 MAX_CALENDAR = timedelta(days=92)
@@ -74,6 +81,7 @@ def book(
 ) -> Booking:
     """Book ``quantity`` people (rooms) or spaces (parking) of ``facility`` for [starts_at, ends_at).
 
+    The booking is ``requested`` when the facility requires approval, ``active`` otherwise; either holds the slot.
     Raises InvalidInput for a malformed request (end before start, in the past, unknown community),
     OutsideOpeningHours naming the first closed moment, CapacityExceeded when ``quantity`` is above the open
     capacity, and BookingConflict naming the taken slot. Nothing is written when it raises.
@@ -109,7 +117,7 @@ def book(
                                f"{locked.open_capacity} of its {locked.capacity} {unit.value}")
 
     exclusive = unit is CapacityUnit.people
-    others = active_bookings(session, facility_id=locked.id, start=starts_at, end=ends_at)
+    others = holding_bookings(session, facility_id=locked.id, start=starts_at, end=ends_at)
     if exclusive and others:
         first = others[0]
         raise BookingConflict(f"slot: {locked.name!r} is already booked {Slot(first.starts_at, first.ends_at)} "
@@ -124,7 +132,8 @@ def book(
     booking = Booking(
         facility_id=locked.id, community_code=community_code, group_name=group_name, purpose=purpose,
         starts_at=starts_at, ends_at=ends_at, quantity=quantity, exclusive=exclusive,
-        status=BookingStatus.active.value, booked_by=booked_by.id if booked_by else None,
+        status=(BookingStatus.requested if locked.approval_required else BookingStatus.active).value,
+        booked_by=booked_by.id if booked_by else None,
     )
     try:
         with session.begin_nested():
@@ -138,9 +147,9 @@ def book(
 
 
 def cancel(session: Session, *, booking: Booking, by: User | None = None, now: datetime | None = None) -> Booking:
-    """Cancel an active booking that has not ended; Conflict otherwise. Frees its slot at once."""
+    """Cancel a requested or active booking that has not ended; Conflict otherwise. Frees its slot at once."""
     now = as_local(now or datetime.now(UTC))
-    if booking.status != BookingStatus.active.value:
+    if booking.status not in HOLDING_STATUSES:
         raise Conflict(f"booking {booking.id} is {booking.status} already")
     if as_local(booking.ends_at) <= now:
         raise Conflict(f"booking {booking.id} ended at {as_local(booking.ends_at):%Y-%m-%d %H:%M}; "
@@ -152,6 +161,45 @@ def cancel(session: Session, *, booking: Booking, by: User | None = None, now: d
     return booking
 
 
+def approve(session: Session, *, booking: Booking, by: User | None = None, now: datetime | None = None) -> Booking:
+    """Confirm a requested booking (its slot was held since the request). Conflict when it is not waiting or has
+    already started."""
+    _require_undecided(booking, now)
+    booking.status = BookingStatus.active.value
+    _decided(booking, by, now, None)
+    session.flush()
+    return booking
+
+
+def decline(session: Session, *, booking: Booking, reason: str, by: User | None = None,
+            now: datetime | None = None) -> Booking:
+    """Refuse a requested booking, saying why (the community reads it); frees its slot at once."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("note: say why the request is declined; the community reads it")
+    if len(reason) > 200:
+        raise InvalidInput("note: at most 200 characters")
+    _require_undecided(booking, now)
+    booking.status = BookingStatus.declined.value
+    _decided(booking, by, now, reason)
+    session.flush()
+    return booking
+
+
+def _require_undecided(booking: Booking, now: datetime | None) -> None:
+    if booking.status != BookingStatus.requested.value:
+        raise Conflict(f"booking {booking.id} is {booking.status}, not waiting for approval")
+    if as_local(booking.starts_at) <= as_local(now or datetime.now(UTC)):
+        raise Conflict(f"booking {booking.id} started at {as_local(booking.starts_at):%Y-%m-%d %H:%M}; "
+                       "a request can be decided only before it starts")
+
+
+def _decided(booking: Booking, by: User | None, now: datetime | None, note: str | None) -> None:
+    booking.decided_at = as_local(now or datetime.now(UTC))
+    booking.decided_by = by.id if by else None
+    booking.decision_note = note
+
+
 def get_booking_or_raise(session: Session, booking_id: int) -> Booking:
     booking = session.get(Booking, booking_id)
     if booking is None:
@@ -159,10 +207,11 @@ def get_booking_or_raise(session: Session, booking_id: int) -> Booking:
     return booking
 
 
-def active_bookings(session: Session, *, facility_id: int, start: datetime, end: datetime) -> list[Booking]:
-    """Active bookings of a facility that overlap [start, end), earliest first."""
+def holding_bookings(session: Session, *, facility_id: int, start: datetime, end: datetime) -> list[Booking]:
+    """Bookings of a facility that hold their slot (requested or active) and overlap [start, end), earliest
+    first."""
     return list(session.execute(
-        select(Booking).where(Booking.facility_id == facility_id, Booking.status == BookingStatus.active.value,
+        select(Booking).where(Booking.facility_id == facility_id, Booking.status.in_(HOLDING_STATUSES),
                               Booking.starts_at < end, Booking.ends_at > start)
         .order_by(Booking.starts_at, Booking.id)
     ).scalars())
@@ -197,11 +246,13 @@ class CalendarEntry:
     starts_at: datetime
     ends_at: datetime
     quantity: int
+    status: str  # requested or active
 
 
 @dataclass(frozen=True)
 class Calendar:
-    """What a facility offers in a period: its open windows (holidays cut out) and active bookings."""
+    """What a facility offers in a period: its open windows (holidays cut out) and the bookings holding
+    slots (requested or active)."""
 
     facility_id: int
     start: datetime
@@ -214,7 +265,7 @@ class Calendar:
 
 
 def calendar(session: Session, *, facility: Facility, start: datetime, end: datetime) -> Calendar:
-    """Open windows and active bookings of ``facility`` in [start, end) (at most 92 days); no personal data."""
+    """Open windows and holding bookings of ``facility`` in [start, end) (at most 92 days); no personal data."""
     start, end = as_local(start, "start"), as_local(end, "end")
     if end <= start:
         raise InvalidInput("end: must be after start")
@@ -223,13 +274,13 @@ def calendar(session: Session, *, facility: Facility, start: datetime, end: date
     schedule = opening_hours.parse(facility.opening_hours)
     windows = [Slot(lo, hi) for lo, hi in schedule.open_intervals(start, end, facility.holidays or ())]
     entries = [CalendarEntry(b.id, b.community_code, b.group_name, as_local(b.starts_at), as_local(b.ends_at),
-                             b.quantity)
-               for b in active_bookings(session, facility_id=facility.id, start=start, end=end)]
+                             b.quantity, b.status)
+               for b in holding_bookings(session, facility_id=facility.id, start=start, end=end)]
     return Calendar(facility.id, start, end, facility.open_capacity, facility.capacity_unit,
                     facility.capacity_unit == CapacityUnit.people.value, windows, entries)
 
 
-# -- who may book and cancel -------------------------------------------------------------------------
+# -- who may book, cancel and decide -------------------------------------------------------------------------
 
 def require_can_book(session: Session, user: User, community_code: str) -> None:
     """Community staff book for their own community; admin for any. Forbidden otherwise."""
@@ -249,3 +300,14 @@ def require_can_cancel(session: Session, user: User, booking: Booking) -> None:
         return
     raise Forbidden(f"user {user.username} may not cancel booking {booking.id} "
                     "(only its community's staff, the facility's unit managers, or an admin)")
+
+
+def require_can_decide(session: Session, user: User, booking: Booking) -> None:
+    """Approving and declining belong to the facility's owner: its unit's managers, and admin."""
+    if user.role == Role.admin.value:
+        return
+    if user.role == Role.unit_manager.value and booking.facility.unit_id in managed_unit_ids(session, user):
+        require(user, Action.facility_manage)
+        return
+    raise Forbidden(f"user {user.username} may not decide booking {booking.id} "
+                    "(only the facility's unit managers, or an admin)")

@@ -6,8 +6,8 @@ One import may take several files; what each holds is told by its columns:
 * **pairings**: ``unit, community_code`` and optionally ``since`` (YYYY-MM-DD), ``commitment``;
 * **facilities**: ``unit, name, type, capacity, opening_hours`` and ``lon, lat`` (or a GeoJSON Point; a
   GeoJSON Polygon is the footprint, its point then defaults to a point inside it), optionally
-  ``open_share`` (0.3 or 30%), ``holidays``, ``booking_required`` (yes/no, 是/否), ``rules``, ``photos``
-  (separated by ``|``), ``address``, ``footprint`` (WKT).
+  ``open_share`` (0.3 or 30%), ``holidays``, ``booking_required`` (yes/no, 是/否), ``approval_required``
+  (yes/no, default no), ``rules``, ``photos`` (separated by ``|``), ``address``, ``footprint`` (WKT).
 
 Units are written first, then pairings, then facilities, so a facility may name a unit of the same
 import. Like every import, it is all or nothing: every row of every file is checked (fields, community
@@ -208,13 +208,14 @@ def _facility_rows(frame: pd.DataFrame, geometries: list[BaseGeometry | None], s
             found.append(Problem("error", label, str(exc)))
             holidays = []
         booking = _flag(_value(row, "booking_required"), label, found)
+        approval = _flag(_value(row, "approval_required"), label, found, name="approval_required", default=False)
         photos = [p.strip() for p in (_value(row, "photos") or "").split("|") if p.strip()]
         spec = fac.FacilitySpec(
             name=_value(row, "name") or "", type=_value(row, "type") or "",
             lon=lon if lon is not None else float("nan"), lat=lat if lat is not None else float("nan"),
             capacity=int(capacity) if capacity is not None and capacity.is_integer() else -1,
             opening_hours=_value(row, "opening_hours") or "", open_share=share if share is not None else 1.0,
-            holidays=holidays, booking_required=booking, rules=_value(row, "rules"), photos=photos,
+            holidays=holidays, booking_required=booking, approval_required=approval, rules=_value(row, "rules"), photos=photos,
             footprint=footprint, address=_value(row, "address"))
         if not found:
             found += [Problem("error", label, message) for message in spec.problems()]
@@ -237,15 +238,16 @@ def _footprint(row: dict[str, Any], geometry: BaseGeometry | None, label: str,
         return None
 
 
-def _flag(raw: str | None, label: str, problems: list[Problem]) -> bool:
+def _flag(raw: str | None, label: str, problems: list[Problem], name: str = "booking_required",
+          default: bool = True) -> bool:
     if raw is None:
-        return True
+        return default
     if raw.lower() in _TRUE:
         return True
     if raw.lower() in _FALSE:
         return False
-    problems.append(Problem("error", label, f"booking_required: {raw!r} is not yes/no (是/否)"))
-    return True
+    problems.append(Problem("error", label, f"{name}: {raw!r} is not yes/no (是/否)"))
+    return default
 
 
 # -- checking against the store -------------------------------------------------------------------

@@ -121,6 +121,7 @@ class FacilitySpec:
     open_share: float = 1.0
     holidays: list[date] = field(default_factory=list)
     booking_required: bool = True
+    approval_required: bool = False  # bookings wait for the unit manager's approval (gis.facilities.bookings)
     rules: str | None = None
     photos: list[str] = field(default_factory=list)
     footprint: BaseGeometry | None = None
@@ -331,8 +332,8 @@ def facility_spec(facility: Facility) -> FacilitySpec:
     return FacilitySpec(
         name=facility.name, type=facility.type, lon=point.x, lat=point.y, capacity=facility.capacity,
         opening_hours=facility.opening_hours, open_share=float(facility.open_share),
-        holidays=list(facility.holidays or []), booking_required=facility.booking_required, rules=facility.rules,
-        photos=list(facility.photos or []),
+        holidays=list(facility.holidays or []), booking_required=facility.booking_required,
+        approval_required=facility.approval_required, rules=facility.rules, photos=list(facility.photos or []),
         footprint=to_shape(facility.footprint) if facility.footprint is not None else None,
         address=facility.address, is_active=facility.is_active,
     )
@@ -385,6 +386,7 @@ def _write_facility(session: Session, facility: Facility, spec: FacilitySpec) ->
     facility.open_hours_week = round(schedule.hours_per_week(), 2)
     facility.holidays = sorted(set(spec.holidays))
     facility.booking_required = spec.booking_required
+    facility.approval_required = spec.approval_required
     facility.rules = spec.rules
     facility.photos = list(spec.photos)
     facility.is_active = spec.is_active

@@ -8,8 +8,8 @@ Bookings come in two kinds, fixed by the facility's capacity unit and copied ont
 database can enforce them:
 
 * **exclusive** (people): one booking holds the whole room for its time range; the partial exclusion
-  constraint ``ex_facility_booking_no_overlap`` makes two active overlapping exclusive bookings of one
-  facility impossible, whatever code writes them;
+  constraint ``ex_facility_booking_no_overlap`` makes two holding (requested or active) overlapping exclusive
+  bookings of one facility impossible, whatever code writes them;
 * **pooled** (spaces): bookings share the open spaces; their sum at any moment may not exceed
   ``open_capacity``. A sum is not something a constraint can check, so ``gis.facilities.bookings`` serialises the
   bookings of one facility with a row lock (``SELECT … FOR UPDATE`` on the facility).
@@ -84,8 +84,22 @@ class CapacityUnit(enum.StrEnum):
 
 
 class BookingStatus(enum.StrEnum):
+    """``requested`` waits for the facility's unit to approve (facilities with ``approval_required``);
+    ``active`` is confirmed (approved, or booked where no approval is needed). Both hold their slot."""
+
+    requested = "requested"
     active = "active"
+    declined = "declined"
     cancelled = "cancelled"
+
+    @property
+    def label_zh(self) -> str:
+        return {"requested": "待审批", "active": "已确认", "declined": "未通过", "cancelled": "已取消"}[self.value]
+
+
+# A request waiting for approval holds its slot as a confirmed booking does: first come, first held, and the
+# unit's manager decides one request at a time rather than arbitrating between overlapping ones.
+HOLDING_STATUSES = (BookingStatus.requested.value, BookingStatus.active.value)
 
 
 def _known(column: str, values: type[enum.StrEnum]) -> str:
@@ -161,6 +175,8 @@ class Facility(Base):
     open_hours_week: Mapped[float] = mapped_column(Float)  # derived from opening_hours when written
     holidays: Mapped[list[date]] = mapped_column(ARRAY(Date), default=list)  # closed all day
     booking_required: Mapped[bool] = mapped_column(default=True)
+    # Bookings wait for the unit manager's approval (requested → active / declined); off: confirmed at once.
+    approval_required: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     rules: Mapped[str | None] = mapped_column(Text)
     photos: Mapped[list[str]] = mapped_column(JSONB, default=list)
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -199,6 +215,9 @@ class Booking(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # approved or declined
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))
+    decision_note: Mapped[str | None] = mapped_column(String(200))  # why declined (shown to the community)
 
     facility: Mapped[Facility] = relationship()
 
@@ -211,7 +230,7 @@ class Booking(Base):
             (func.tstzrange(text("starts_at"), text("ends_at")), "&&"),
             name="ex_facility_booking_no_overlap",
             using="gist",
-            where=text("status = 'active' AND exclusive"),
+            where=text("status IN ('requested', 'active') AND exclusive"),
         ),
         Index("ix_facility_booking_period", "facility_id", "starts_at", "ends_at"),
     )

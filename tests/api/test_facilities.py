@@ -122,6 +122,36 @@ def test_the_calendar_shows_open_windows_and_bookings_and_cancel_frees_the_slot(
                        headers=staff).status_code == 201
 
 
+def test_a_request_waits_for_the_unit_manager_who_approves_or_declines_it(
+        client: TestClient, world, auth_headers) -> None:
+    room, staff, manager = world["room"], auth_headers(world["staff"]), auth_headers(world["manager"])
+    assert client.patch(f"/api/v1/facilities/{room.id}", json={"approval_required": True},
+                        headers=manager).json()["approval_required"] is True
+    url = f"/api/v1/facilities/{room.id}/bookings"
+    first = client.post(url, json=slot(19), headers=staff).json()
+    assert first["status"] == "requested"
+    assert client.post(url, json=slot(19), headers=staff).status_code == 409  # the request holds its slot
+    waiting = client.get("/api/v1/bookings", params={"status": "requested"}, headers=manager).json()
+    assert [b["id"] for b in waiting] == [first["id"]]
+    refused = client.post(f"/api/v1/bookings/{first['id']}/approve", headers=staff)
+    assert refused.status_code == 403 and refused.json()["code"] == "Forbidden"
+    assert client.post(f"/api/v1/bookings/{first['id']}/approve", headers=auth_headers(world["other_manager"])
+                       ).status_code == 403
+    approved = client.post(f"/api/v1/bookings/{first['id']}/approve", headers=manager).json()
+    assert approved["status"] == "active" and approved["decided_at"] is not None
+
+    second = client.post(url, json=slot(22), headers=staff).json()
+    no_reason = client.post(f"/api/v1/bookings/{second['id']}/decline", json={"note": ""}, headers=manager)
+    assert no_reason.status_code == 422
+    declined = client.post(f"/api/v1/bookings/{second['id']}/decline", json={"note": "当晚单位自用"},
+                           headers=manager).json()
+    assert (declined["status"], declined["decision_note"]) == ("declined", "当晚单位自用")
+    again = client.post(f"/api/v1/bookings/{second['id']}/approve", headers=manager)
+    assert again.status_code == 409 and again.json()["code"] == "Conflict"
+    mine = client.get("/api/v1/bookings", params={"include_cancelled": "true"}, headers=staff).json()
+    assert {b["id"]: b["status"] for b in mine} == {first["id"]: "active", second["id"]: "declined"}
+
+
 def test_units_list_their_pairings_without_contacts(client: TestClient, world, auth_headers) -> None:
     put = client.put(f"/api/v1/units/{world['unit'].id}/pairings/{FIRST_COMMUNITY}",
                      json={"since": "2023-03-01", "commitment": "开放停车场"}, headers=auth_headers(world["manager"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from gis.facilities import service as facilities
 from gis.facilities.service import UnitSpec
 from gis.incidents import service as incidents
-from gis.models import Role, User
+from gis.models import Booking, BookingStatus, Role, User
 from tests.facility_world import facility_spec
 from tests.gis.conftest import COMMUNITY_A, INSIDE_A, StreetWorld, street_world
 
@@ -37,7 +38,8 @@ SEES_CASES = READERS | {"planner"}  # the whole or the de-personalised view
 
 @dataclass(frozen=True)
 class Row:
-    """``path`` may name ``{incident}``, ``{unit}``, ``{facility}``; ``public``: no credentials needed."""
+    """``path`` may name ``{incident}``, ``{unit}``, ``{facility}``, ``{booking}`` (a request waiting for
+    approval); ``public``: no credentials needed."""
 
     path: str
     roles: frozenset[str]
@@ -85,6 +87,12 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                               frozenset({"admin", "unit_manager"})),
     ("GET", "/api/v1/bookings"): Row("/api/v1/bookings", EVERYONE),
     ("POST", "/api/v1/bookings/{booking_id}/cancel"): Row("/api/v1/bookings/999999/cancel", EVERYONE),
+    # Deciding a request belongs to the facility's owner: its unit's managers (and admin).
+    ("POST", "/api/v1/bookings/{booking_id}/approve"): Row("/api/v1/bookings/{booking}/approve",
+                                                           frozenset({"admin", "unit_manager"})),
+    ("POST", "/api/v1/bookings/{booking_id}/decline"): Row("/api/v1/bookings/{booking}/decline",
+                                                           frozenset({"admin", "unit_manager"}),
+                                                           json={"note": "当天单位自用"}),
     ("POST", "/api/v1/incidents"): Row("/api/v1/incidents", REPORTERS,
                                        json={"category_code": "09006", "lon": INSIDE_A[0], "lat": INSIDE_A[1]}),
     ("GET", "/api/v1/incidents"): Row("/api/v1/incidents", SEES_CASES),
@@ -174,11 +182,16 @@ def world(db: Session, street_world: StreetWorld, make_user: Callable[..., User]
     facility = facilities.create_facility(db, unit=unit, spec=facility_spec(at=INSIDE_A))
     manager = make_user(Role.unit_manager)
     facilities.add_manager(db, unit=unit, user=manager)
+    request = Booking(facility_id=facility.id, community_code=COMMUNITY_A,
+                      starts_at=datetime(2036, 3, 2, 10, tzinfo=UTC), ends_at=datetime(2036, 3, 2, 11, tzinfo=UTC),
+                      quantity=1, exclusive=True, status=BookingStatus.requested.value)
+    db.add(request)
     db.flush()
     people: dict[str, User | None] = {role: street_world.user(role) for role in ROLES
                                       if role not in ("anonymous", "unit_manager")}
     people.update(anonymous=None, unit_manager=manager)
-    return {"ids": {"incident": incident.id, "unit": unit.id, "facility": facility.id}, "people": people}
+    return {"ids": {"incident": incident.id, "unit": unit.id, "facility": facility.id, "booking": request.id},
+            "people": people}
 
 
 @pytest.mark.parametrize("route", [f"{m} {p}" for m, p in MATRIX])
