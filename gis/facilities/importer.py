@@ -215,8 +215,8 @@ def _facility_rows(frame: pd.DataFrame, geometries: list[BaseGeometry | None], s
             lon=lon if lon is not None else float("nan"), lat=lat if lat is not None else float("nan"),
             capacity=int(capacity) if capacity is not None and capacity.is_integer() else -1,
             opening_hours=_value(row, "opening_hours") or "", open_share=share if share is not None else 1.0,
-            holidays=holidays, booking_required=booking, approval_required=approval, rules=_value(row, "rules"), photos=photos,
-            footprint=footprint, address=_value(row, "address"))
+            holidays=holidays, booking_required=booking, approval_required=approval, rules=_value(row, "rules"),
+            photos=photos, footprint=footprint, address=_value(row, "address"))
         if not found:
             found += [Problem("error", label, message) for message in spec.problems()]
         problems += found
