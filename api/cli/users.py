@@ -81,6 +81,24 @@ def list_users(ctx: typer.Context) -> None:
     console.print(table)
 
 
+@app.command("disable")
+@handles_errors
+def disable_user(ctx: typer.Context, username: Annotated[str, typer.Argument(help="The account to disable.")]) -> None:
+    """Disable an account: no log-in, its tokens and API keys stop working; its cases and history stay."""
+    with runtime(ctx).transaction() as session:
+        user = people.set_active(session, people.get_user(session, username), False)
+    console.print(f"disabled {user.username}")
+
+
+@app.command("enable")
+@handles_errors
+def enable_user(ctx: typer.Context, username: Annotated[str, typer.Argument(help="The account to enable.")]) -> None:
+    """Enable a disabled account again (its API keys that were not revoked work again)."""
+    with runtime(ctx).transaction() as session:
+        user = people.set_active(session, people.get_user(session, username), True)
+    console.print(f"enabled {user.username}")
+
+
 @app.command("assign-cells")
 @handles_errors
 def assign_cells(
@@ -154,6 +172,17 @@ def create_key(ctx: typer.Context, username: Annotated[str, typer.Argument(help=
         key = people.create_api_key(session, people.get_user(session, username))
     console.print(f"API key for {username} (shown once; send it as the X-API-Key header):", highlight=False)
     typer.echo(key)
+
+
+@keys_app.command("list")
+@handles_errors
+def list_keys(ctx: typer.Context) -> None:
+    """List live API keys by prefix and owner (the keys themselves are never kept)."""
+    with runtime(ctx).transaction() as session:
+        table = Table("prefix", "owner", "created", title="API keys 密钥")
+        for key, owner in people.list_api_keys(session):
+            table.add_row(key.prefix, owner, f"{key.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)
 
 
 @keys_app.command("revoke")

@@ -2,7 +2,9 @@
 keys, from a page as well as from the ``wangge`` CLI — through the same ``gis.people.users`` functions.
 
 Every part needs ``admin.users``. A new API key is shown once, in the answer that made it, and never again
-(the store keeps only its hash). Passwords are typed into the form and sent once; they are never shown.
+(the store keeps only its hash); live keys are listed by prefix and can be revoked. Accounts are disabled (and
+enabled again) rather than deleted, so a case's history keeps its people. The page asks before either.
+Passwords are typed into the form and sent once; they are never shown.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ def _admin(user: User) -> None:
     permissions.require(user, Action.admin_users)
 
 
-def _page(session: Session, message: str | None = None, key: str | None = None, **extra: Any) -> HTMLResponse:
+def _page(session: Session, me: User, message: str | None = None, key: str | None = None, **extra: Any) -> HTMLResponse:
     html = page_templates.get_template("parts/admin.html").render(
         users=users.list_users(session), teams=users.list_teams(session), roles=ROLE_ZH, message=message, key=key,
+        keys=users.list_api_keys(session), me=me,
         cells={u.id: users.user_cell_codes(session, u) for u in users.list_users(session)
                if u.role == Role.grid_worker}, **extra)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
@@ -44,7 +47,7 @@ def _page(session: Session, message: str | None = None, key: str | None = None, 
 @router.get("", response_class=HTMLResponse)
 def overview(session: SessionDep, user: CurrentUser) -> HTMLResponse:
     _admin(user)
-    return _page(session)
+    return _page(session, user)
 
 
 @router.post("/users", response_class=HTMLResponse)
@@ -61,7 +64,7 @@ def add_user(
     made = users.create_user(session, username=username.strip(), display_name=display_name.strip() or username,
                              role=users.parse_role(role), password=password or None,
                              team=users.get_team(session, team) if team else None, community_code=community or None)
-    return _page(session, message=f"已添加用户 {made.username}（{ROLE_ZH[Role(made.role)]}）")
+    return _page(session, user, message=f"已添加用户 {made.username}（{ROLE_ZH[Role(made.role)]}）")
 
 
 @router.post("/cells", response_class=HTMLResponse)
@@ -73,7 +76,7 @@ def assign_cells(
     _admin(user)
     worker = users.get_user(session, username)
     added = users.assign_cells(session, worker, _codes(cells))
-    return _page(session, message=f"{worker.username}：新增 {len(added)} 个网格")
+    return _page(session, user, message=f"{worker.username}：新增 {len(added)} 个网格")
 
 
 @router.post("/teams", response_class=HTMLResponse)
@@ -84,7 +87,7 @@ def add_team(
 ) -> HTMLResponse:
     _admin(user)
     team = users.create_team(session, name=name.strip(), jurisdiction_codes=_codes(jurisdiction))
-    return _page(session, message=f"已添加队伍 {team.name}")
+    return _page(session, user, message=f"已添加队伍 {team.name}")
 
 
 @router.post("/keys", response_class=HTMLResponse)
@@ -92,4 +95,20 @@ def create_key(session: SessionDep, user: CurrentUser, username: Annotated[str, 
     _admin(user)
     owner = users.get_user(session, username)
     key = users.create_api_key(session, owner)
-    return _page(session, message=f"已为 {owner.username} 生成 API 密钥（只显示这一次）", key=key)
+    return _page(session, user, message=f"已为 {owner.username} 生成 API 密钥（只显示这一次）", key=key)
+
+
+@router.post("/users/{username}/active", response_class=HTMLResponse)
+def set_active(session: SessionDep, user: CurrentUser, username: str,
+               active: Annotated[str, Form(pattern="^(yes|no)$")]) -> HTMLResponse:
+    """Disable (``no``) or enable (``yes``) an account; a disabled user's tokens and keys stop at once."""
+    _admin(user)
+    target = users.set_active(session, users.get_user(session, username), active == "yes", by=user)
+    return _page(session, user, message=f"已{'启用' if target.is_active else '停用'}用户 {target.username}")
+
+
+@router.post("/keys/{prefix}/revoke", response_class=HTMLResponse)
+def revoke_key(session: SessionDep, user: CurrentUser, prefix: str) -> HTMLResponse:
+    _admin(user)
+    users.revoke_api_key(session, prefix)
+    return _page(session, user, message=f"已撤销 API 密钥 {prefix}…")

@@ -98,6 +98,17 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).options(selectinload(User.team)).order_by(User.username)))
 
 
+def set_active(session: Session, user: User, active: bool, *, by: User | None = None) -> User:
+    """Enable or disable an account. A disabled user cannot log in, and their tokens and API keys stop working
+    at once (``active_user``, ``user_for_api_key``); their cases and history stay. No one disables themself
+    (an admin would lock themself out)."""
+    if not active and by is not None and by.id == user.id:
+        raise InvalidInput(f"username: {user.username!r} is you; another admin must disable this account")
+    user.is_active = active
+    session.flush()
+    return user
+
+
 def set_password(session: Session, user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"password: must be at least {MIN_PASSWORD_LENGTH} characters")
@@ -152,6 +163,14 @@ def user_for_api_key(session: Session, key: str) -> User:
     if user is None or not user.is_active:
         raise Unauthenticated("the API key belongs to a disabled user")
     return user
+
+
+def list_api_keys(session: Session, *, limit: int = 500) -> list[tuple[ApiKey, str]]:
+    """Live (unrevoked) API keys with their owner's username, newest first; only prefixes, never keys."""
+    rows = session.execute(select(ApiKey, User.username).join(User, User.id == ApiKey.user_id)
+                           .where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+                           .limit(limit))
+    return [(key, username) for key, username in rows.tuples()]
 
 
 def revoke_api_key(session: Session, prefix: str) -> ApiKey:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gis.errors import Unauthenticated
 from gis.models import Role, User
 from gis.people import users
 from tests.factories import FIRST_COMMUNITY, WORLD_CELLS, add_world
@@ -43,3 +45,34 @@ def test_only_an_admin_reaches_the_admin_parts_and_mistakes_come_back_in_chinese
     admin = {**auth_headers(make_user(Role.admin)), "Accept-Language": "zh-CN"}
     bad = client.post("/app/admin/users", data={"username": "x", "role": "king"}, headers=admin)
     assert bad.status_code == 422 and bad.json()["messages"]["zh-CN"].startswith("输入有误")
+
+
+def test_an_admin_disables_a_user_and_revokes_a_key_from_the_page_but_never_disables_themself(
+    client: TestClient, db: Session, make_user, auth_headers
+) -> None:
+    me = make_user(Role.admin)
+    admin = {**auth_headers(me), "Accept-Language": "zh-CN"}
+    worker = make_user(Role.grid_worker)
+    key = users.create_api_key(db, worker)
+    page = client.get("/app/admin", headers=admin).text
+    prefix = key[:11]
+    assert f'data-prefix="{prefix}"' in page and key not in page  # only the prefix is ever shown
+    assert f'/app/admin/users/{me.username}/active' not in page and "确定停用" in page
+    revoked = client.post(f"/app/admin/keys/{prefix}/revoke", headers=admin)
+    assert revoked.status_code == 200 and "已撤销" in revoked.text and f'data-prefix="{prefix}"' not in revoked.text
+    with pytest.raises(Unauthenticated, match="revoked"):
+        users.user_for_api_key(db, key)
+    again = client.post(f"/app/admin/keys/{prefix}/revoke", headers=admin)
+    assert again.status_code == 404 and again.json()["code"] == "NotFound"
+
+    worker_headers = auth_headers(worker)
+    assert client.get("/api/v1/me", headers=worker_headers).status_code == 200
+    disabled = client.post(f"/app/admin/users/{worker.username}/active", data={"active": "no"}, headers=admin)
+    assert disabled.status_code == 200 and f"已停用用户 {worker.username}" in disabled.text
+    assert client.get("/api/v1/me", headers=worker_headers).status_code == 401  # its token stops at once
+    enabled = client.post(f"/app/admin/users/{worker.username}/active", data={"active": "yes"}, headers=admin)
+    assert "已启用" in enabled.text and client.get("/api/v1/me", headers=worker_headers).status_code == 200
+    myself = client.post(f"/app/admin/users/{me.username}/active", data={"active": "no"}, headers=admin)
+    assert myself.status_code == 422 and db.get(User, me.id).is_active
+    assert client.post(f"/app/admin/users/{worker.username}/active", data={"active": "no"},
+                       headers=auth_headers(make_user(Role.supervisor))).status_code == 403

@@ -114,3 +114,17 @@ def test_users_add_reads_the_password_from_stdin_for_scripts(world: Session, cli
     assert "s3cret-pass" not in result.output
     user = world.scalars(select(User).where(User.username == "li")).one()
     assert users.authenticate(world, "li", "s3cret-pass").id == user.id
+
+
+def test_users_disable_and_enable_and_keys_list(world: Session, cli) -> None:
+    assert cli("users", "add", "bot", "--role", "grid_worker").exit_code == 0
+    key = users.create_api_key(world, users.get_user(world, "bot"))
+    listed = cli("keys", "list")
+    assert listed.exit_code == 0 and key[:11] in listed.output and key not in listed.output
+    assert cli("users", "disable", "bot").exit_code == 0
+    with pytest.raises(Exception, match="disabled"):
+        users.user_for_api_key(world, key)
+    assert cli("users", "enable", "bot").exit_code == 0
+    assert users.user_for_api_key(world, key).username == "bot"
+    missing = cli("users", "disable", "nobody")
+    assert missing.exit_code == 1 and "no user 'nobody'" in missing.output and "Traceback" not in missing.output

@@ -178,3 +178,19 @@ def test_lookups_by_name_raise_not_found(world: Session) -> None:
         users.get_user(world, "nobody")
     with pytest.raises(NotFound):
         users.get_team(world, "无此中队")
+
+
+def test_a_disabled_user_cannot_log_in_or_use_a_key_and_no_one_disables_themself(world: Session) -> None:
+    admin, worker = add_user(world, "admin"), add_user(world, "grid_worker")
+    users.set_password(world, worker, "long-enough-1")
+    key = users.create_api_key(world, worker)
+    assert [(k.prefix, owner) for k, owner in users.list_api_keys(world)] == [(key[:11], worker.username)]
+    users.set_active(world, worker, False, by=admin)
+    with pytest.raises(Unauthenticated, match="disabled"):
+        users.authenticate(world, worker.username, "long-enough-1")
+    with pytest.raises(Unauthenticated, match="disabled"):
+        users.user_for_api_key(world, key)
+    with pytest.raises(InvalidInput, match="is you"):
+        users.set_active(world, admin, False, by=admin)
+    users.set_active(world, worker, True, by=admin)
+    assert users.user_for_api_key(world, key).id == worker.id
