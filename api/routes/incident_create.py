@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import UploadFile
 
 from api.deps import Credentials, RequiredCredentials, forbid_extra_query, user_for
-from api.routes.incident_views import VARY, body_error, etag, incident_read, max_photo_bytes, summary
+from api.routes.incident_views import VARY, body_error, etag, incident_read, max_photo_bytes, nearby_summaries
 from api.schemas.incidents import MAX_PHOTOS, IncidentCreate, IncidentCreated
 from gis.errors import InvalidInput
 from gis.incidents import fast_create
@@ -203,7 +203,7 @@ def _created_answer(user: User, created: incidents.Created, *, new_photos: bool)
     read = incident_read(incident, user, full=True, now=datetime.now(UTC), reporter=user, photos=photos)
     # Built from fields already validated: constructed, not validated again.
     answer = IncidentCreated.model_construct(
-        **read.__dict__, possible_duplicates=[summary(d) for d in created.duplicates], replayed=created.replayed
+        **read.__dict__, possible_duplicates=nearby_summaries(created.duplicates), replayed=created.replayed
     )
     return answer.model_dump_json().encode(), headers
 

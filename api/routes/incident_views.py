@@ -6,7 +6,7 @@ this module only shapes what that rule lets through, for the REST routes and the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from fastapi import HTTPException, Request, Response, status
@@ -19,6 +19,7 @@ from gis.errors import InvalidInput, NotFound, OutsideJurisdiction
 from gis.incidents import service as incidents
 from gis.incidents import workflow
 from gis.incidents.photos import DEFAULT_MAX_BYTES
+from gis.incidents.service import Nearby
 from gis.incidents.visibility import full_view, reporter_of, require_incident_reader
 from gis.models import Incident, IncidentPhoto, Status, User
 
@@ -114,6 +115,12 @@ def summary(incident: Incident, distance_m: float | None = None) -> IncidentSumm
     return IncidentSummary(id=incident.id, public_id=incident.public_id, category_code=incident.category_code,
                            status=incident.status, lon=point.x, lat=point.y, distance_m=distance_m,
                            reported_at=incident.reported_at)
+
+
+def nearby_summaries(found: Iterable[Nearby]) -> list[IncidentSummary]:
+    """Possible duplicates as every answer names them (a report's ``possible_duplicates``, ``/duplicates``,
+    ``/nearby``): the summary and the distance in metres, to 0.1 m."""
+    return [summary(near.incident, distance_m=round(near.distance_m, 1)) for near in found]
 
 
 def etag(incident: Incident) -> str:

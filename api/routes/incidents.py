@@ -25,6 +25,7 @@ from api.routes.incident_views import (
     etag,
     expected_version,
     incident_read,
+    nearby_summaries,
     read_for,
     summary,
     versioned,
@@ -193,7 +194,7 @@ def nearby(
     permissions.require(user, Action.incident_create)
     found = incidents.open_cases_near(session, lon=lon, lat=lat, category_code=category,
                                       radius_m=settings.duplicate_radius_m)
-    return [summary(case, distance_m=round(metres, 1)) for case, metres in found]
+    return nearby_summaries(found)
 
 
 # -- one incident ---------------------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ def duplicates(ref: IncidentRef, session: SessionDep, user: CurrentUser) -> Dupl
     merged = session.scalars(select(Incident).where(Incident.duplicate_of == incident.id)
                              .order_by(Incident.id.desc()).limit(MAX_MERGED_SHOWN)).all()
     total = session.scalar(select(func.count()).where(Incident.duplicate_of == incident.id)) or 0
-    return DuplicatesRead(possible=[summary(i, distance_m=round(metres, 1)) for i, metres in nearby],
+    return DuplicatesRead(possible=nearby_summaries(nearby),
                           merged=[summary(i) for i in merged], merged_total=total)
 
 

@@ -376,6 +376,6 @@ def post_request(
     incident = created.incident
     notice = f"已受理，案件编号 {incident.public_id}"
     if created.duplicates:
-        notice += f"；附近已有同类问题 {', '.join(d.public_id for d in created.duplicates[:3])}，可能重复"
+        notice += f"；附近已有同类问题 {', '.join(d.incident.public_id for d in created.duplicates[:3])}，可能重复"
     return render([RequestCreated(service_request_id=incident.public_id, service_notice=notice)], fmt,
                   root="service_requests")

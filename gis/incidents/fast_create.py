@@ -39,6 +39,7 @@ from gis.incidents.service import (
     MAX_ADDRESS,
     MAX_DUPLICATES,
     Created,
+    Nearby,
     check_text,
     parse_source,
 )
@@ -108,7 +109,7 @@ found AS (
     UNION ALL
     SELECT 1, ST_Distance(near.location::geography, pt.g::geography), near.* FROM near, pt
     WHERE EXISTS (SELECT FROM ins))
-SELECT {_columns(Incident, "found")}, {_columns(Category, "cat")}, {_columns(User, "caller")}
+SELECT {_columns(Incident, "found")}, {_columns(Category, "cat")}, {_columns(User, "caller")}, found.metres
 FROM found, cat, caller
 ORDER BY found.rank, found.metres, found.id
 """
@@ -192,7 +193,7 @@ def report_by_id(
     n_incident, n_category = len(_INCIDENT_KEYS), len(_CATEGORY_KEYS)
     first = rows[0]
     category = _loaded(Category, _CATEGORY_KEYS, first[n_incident : n_incident + n_category])
-    user = _loaded(User, _USER_KEYS, first[n_incident + n_category :])
+    user = _loaded(User, _USER_KEYS, first[n_incident + n_category : -1])  # the last column: metres
     found = [
         _loaded(Incident, _INCIDENT_KEYS, row[:n_incident],
                 location=WKBElement(row[_LOCATION], srid=SRID, extended=True),  # as the ORM gives it
@@ -201,4 +202,5 @@ def report_by_id(
     ]
     # The caller's own time, as create returns it (the database's copy is the same instant).
     found[0].__dict__["reported_at"] = reported
-    return user, Created(found[0], found[1:])
+    return user, Created(found[0], [Nearby(case, float(row[-1])) for case, row in zip(found[1:], rows[1:],
+                                                                                       strict=True)])

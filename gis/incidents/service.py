@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape
@@ -82,12 +82,20 @@ def parse_source(value: Source | str) -> Source:
 
 
 # -- creating -------------------------------------------------------------------------------------------
+class Nearby(NamedTuple):
+    """An open case near a point or another case, and how far, in metres on the ellipsoid: the one shape of a
+    possible duplicate, whether a report's answer, ``/duplicates`` or ``/nearby`` names it."""
+
+    incident: Incident
+    distance_m: float
+
+
 @dataclass(frozen=True)
 class Created:
     """The outcome of a report: the case, open cases of its category nearby, and whether it was replayed."""
 
     incident: Incident
-    duplicates: list[Incident] = field(default_factory=list)
+    duplicates: list[Nearby] = field(default_factory=list)
     replayed: bool = False  # True: the Idempotency-Key was seen before; ``incident`` is the first result
 
 
@@ -161,7 +169,8 @@ def create(
                 raise IdempotencyKeyReused(
                     "Idempotency-Key: already used for a different request; send a new key for a new report")
             first = get_or_raise(session, seen.incident_id)
-            return Created(first, find_duplicates(session, first, radius_m=duplicate_radius_m), replayed=True)
+            return Created(first, duplicates_with_distance(session, first, radius_m=duplicate_radius_m),
+                           replayed=True)
 
     category = usable_category(session, category_code)
     text_value = check_text(description, "description", MAX_DESCRIPTION)
@@ -204,7 +213,7 @@ def create(
         store_photo(session, incident=incident, photo=photo, photo_dir=photo_dir or _default_photo_dir(),
                     kind=PhotoKind.before, uploader=reporter, event=event)
     session.flush()
-    return Created(incident, find_duplicates(session, incident, radius_m=duplicate_radius_m))
+    return Created(incident, duplicates_with_distance(session, incident, radius_m=duplicate_radius_m))
 
 
 def _position_from(photos: Sequence[CheckedPhoto]) -> tuple[float, float]:
@@ -267,7 +276,7 @@ def find_duplicates(session: Session, incident: Incident, *, radius_m: float | N
 
 def duplicates_with_distance(
     session: Session, incident: Incident, *, radius_m: float | None = None, limit: int = MAX_DUPLICATES
-) -> list[tuple[Incident, float]]:
+) -> list[Nearby]:
     """:func:`find_duplicates` with each case's distance from ``incident`` in metres (on the ellipsoid)."""
     point = select(Incident.location).where(Incident.id == incident.id).scalar_subquery()
     lat = session.scalar(select(func.ST_Y(point))) or 0.0
@@ -278,7 +287,7 @@ def duplicates_with_distance(
 def open_cases_near(
     session: Session, *, lon: float, lat: float, category_code: str, radius_m: float | None = None,
     limit: int = MAX_DUPLICATES,
-) -> list[tuple[Incident, float]]:
+) -> list[Nearby]:
     """Open cases of ``category_code`` within ``radius_m`` metres of a WGS84 point, nearest first, with
     their distance in metres: what a grid worker is shown *before* sending a report (the same rule as
     :func:`find_duplicates`, which the server applies after)."""
@@ -289,7 +298,7 @@ def open_cases_near(
 def _open_cases_near(
     session: Session, point: ColumnElement[Any], lat: float, category_code: str, radius_m: float | None, *,
     exclude_id: int | None, limit: int,
-) -> list[tuple[Incident, float]]:
+) -> list[Nearby]:
     """The rule behind the three above. The location index walks the cases nearest first (``<->``) and stops
     after ``limit`` matches, so the cost does not grow with the number of cases at the point; the few found
     are then ordered by metres."""
@@ -313,7 +322,7 @@ def _open_cases_near(
     )
     query = (select(Incident, metres.label("metres")).where(Incident.id.in_(nearest.scalar_subquery()))
              .order_by(metres, Incident.id))
-    return [(case, float(distance)) for case, distance in session.execute(query)]
+    return [Nearby(case, float(distance)) for case, distance in session.execute(query)]
 
 
 def mark_duplicate(

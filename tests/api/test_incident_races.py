@@ -170,7 +170,7 @@ def test_the_fast_path_answers_exactly_as_the_detailed_path(live, monkeypatch: p
     first, second = fast.json(), detailed.json()
     assert [d["id"] for d in second["possible_duplicates"]] == [first["id"]]
     assert second["possible_duplicates"][0] == {key: first[key] for key in second["possible_duplicates"][0]
-                                                if key != "distance_m"} | {"distance_m": None}
+                                                if key != "distance_m"} | {"distance_m": 0.0}
     differing = {"id", "public_id", "reported_at", "updated_at", "possible_duplicates"}
     assert {k: v for k, v in first.items() if k not in differing} == {
         k: v for k, v in second.items() if k not in differing}

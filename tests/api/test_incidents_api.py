@@ -151,6 +151,14 @@ def test_possible_duplicates_come_back_with_the_new_report(client, as_user) -> N
     other_category = report(client, as_user("grid_worker"), category="06001")
     assert [d["public_id"] for d in second["possible_duplicates"]] == [first["public_id"]]
     assert other_category["possible_duplicates"] == []
+    # one definition of a possible duplicate: the create names it as /duplicates and /nearby do, metres and all
+    named = second["possible_duplicates"][0]
+    assert named["distance_m"] == pytest.approx(9.8, abs=0.5)
+    listed = client.get(f"{URL}/{second['id']}/duplicates", headers=as_user("supervisor")).json()["possible"]
+    assert listed == second["possible_duplicates"]
+    nearby = client.get(f"{URL}/nearby", params={"lon": second["lon"], "lat": second["lat"], "category": "09006"},
+                        headers=as_user("grid_worker")).json()
+    assert [d for d in nearby if d["id"] == first["id"]] == [named]
 
 
 @pytest.mark.parametrize("change", [{"description": "另一处"}, {"lon": INSIDE_A[0] + 0.001}, {"category_code": "06010"},

@@ -132,9 +132,13 @@ def test_open_cases_of_the_same_category_within_50_m_come_back_nearest_first(db:
     workflow.transition(db, incident=closed, to="reject", actor=street_world.supervisor, note="无效",
                         expected_version=1, now=NOW)
     created = _created(db, street_world)
-    assert [d.id for d in created.duplicates] == [nearer.id, farther.id]
+    assert [d.incident.id for d in created.duplicates] == [nearer.id, farther.id]
     assert [d.id for d in incidents.find_duplicates(db, created.incident)] == [nearer.id, farther.id]
-    assert all(d.category.code == "09006" for d in created.duplicates)
+    assert all(d.incident.category.code == "09006" for d in created.duplicates)
+    # the fast path measures as the service does: the same metres for the same cases
+    slow = incidents.duplicates_with_distance(db, created.incident)
+    assert [d.distance_m for d in created.duplicates] == pytest.approx([m for _, m in slow], abs=0.01)
+    assert [round(d.distance_m) for d in created.duplicates] == [10, 40]
 
 
 def test_a_radius_of_zero_finds_no_duplicates(db: Session, street_world) -> None:

@@ -179,7 +179,7 @@ def test_open_cases_of_the_same_category_within_50_m_are_returned_as_possible_du
     workflow.transition(db, incident=closed, to="reject", actor=street_world.supervisor, note="无效",
                         expected_version=1, now=NOW)
     created = _report(db, street_world, at=(x, y))
-    assert [d.id for d in created.duplicates] == [near.id]
+    assert [d.incident.id for d in created.duplicates] == [near.id]
     wider = incidents.find_duplicates(db, created.incident, radius_m=100)
     assert len(wider) == 2 and wider[0].id == near.id  # nearest first
     with_metres = incidents.duplicates_with_distance(db, created.incident, radius_m=100)
