@@ -7,12 +7,17 @@ of ``{"loc", "msg", "type"}`` under ``detail`` — plus ``"code": "RequestValida
 Every body also carries ``messages`` (``{"zh-CN": …, "en": …}``, from ``api.messages``) and ``message``, the
 one of them ``Accept-Language`` asks for; a domain error's ``detail`` is that message too. English is the
 default, so a client that sends no ``Accept-Language`` reads what it always read.
+
+HTTP's own refusals — an ``HTTPException`` a route raises (415, 428, 413…), the router's 404 and 405, the login
+throttle's 429 — and an error no one foresaw (500) answer in the same shape: the code is the exception's
+``code`` when it carries one, else the status's entry in :data:`HTTP_CODES`. No body leaves without a code.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -21,6 +26,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from api.messages import Lang, messages, preferred_language
 from gis.errors import (
@@ -144,6 +150,42 @@ async def data_error_handler(request: Request, exc: Exception) -> JSONResponse:
                          "messages": texts}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, headers=_language(lang))
 
 
+# The stable code of an HTTP refusal that names none of its own, by status.
+HTTP_CODES: dict[int, str] = {
+    400: "BadRequest", 401: "Unauthenticated", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+    406: "NotAcceptable", 409: "Conflict", 413: "ContentTooLarge", 415: "UnsupportedMediaType",
+    422: "InvalidInput", 428: "PreconditionRequired", 429: "TooManyAttempts", 500: "InternalError",
+    503: "ServiceUnavailable",
+}
+
+
+def http_code(status_code: int) -> str:
+    return HTTP_CODES.get(status_code, "InternalError" if status_code >= 500 else "BadRequest")
+
+
+def refusal(request: Request, status_code: int, english: str, code: str | None = None,
+            headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The JSON answer of an HTTP-level refusal, in the error bodies' one shape."""
+    lang = preferred_language(request.headers.get("accept-language"))
+    code = code or http_code(status_code)
+    texts = messages([code], english)
+    return JSONResponse({"detail": texts[lang], "code": code, "message": texts[lang], "messages": texts},
+                        status_code=status_code, headers={**(headers or {}), **_language(lang)})
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return refusal(request, exc.status_code, str(exc.detail), getattr(exc, "code", None), exc.headers)
+
+
+INTERNAL_ERROR = "the server failed to answer this request; nothing is known to be changed, try again or report it"
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette logs the traceback and re-raises after this answer; the client learns nothing of the cause.
+    return refusal(request, status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR, "InternalError")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every domain error (and request validation) answer with the table's status and a JSON body, and
     a database that cannot answer now a 503 that says to retry."""
@@ -154,3 +196,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(psycopg.OperationalError, database_error_handler)
     app.add_exception_handler(sqlalchemy.exc.DataError, data_error_handler)
     app.add_exception_handler(psycopg.DataError, data_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)
+    app.add_exception_handler(Exception, internal_error_handler)

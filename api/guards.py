@@ -30,6 +30,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from api.deps import AUTHENTICATION_REQUIRED, current_user, required_credentials, token_config, verified_subject
+from api.errors import refusal
 from api.messages import messages, preferred_language
 from gis.errors import Unauthenticated
 from gis.incidents.photos import DEFAULT_MAX_BYTES
@@ -70,17 +71,16 @@ class GuardRefusal(HTTPException):
 
 async def guard_refusal_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GuardRefusal)
-    lang = preferred_language(request.headers.get("accept-language"))
-    texts = messages([exc.code], str(exc.detail))
-    return JSONResponse({"detail": texts[lang], "code": exc.code, "message": texts[lang], "messages": texts},
-                        status_code=exc.status_code, headers={**(exc.headers or {}), "Content-Language": lang})
+    return refusal(request, exc.status_code, str(exc.detail), exc.code, exc.headers)
 
 
-def _nul_error(where: str, name: str, value: str) -> bytes:
-    # FastAPI's 422 shape, so that clients parse one kind of validation error.
+def _nul_error(where: str, name: str, value: str, accept_language: str | None) -> bytes:
+    # FastAPI's 422 shape, so that clients parse one kind of validation error; the messages as every body's.
+    texts = messages(["RequestValidationError"], f"{where}.{name}: must not contain a NUL character", name)
     return orjson.dumps({"detail": [{"type": "string_no_nul", "loc": [where, name],
                                      "msg": "must not contain a NUL character", "input": value.replace("\x00", "\\0")}],
-                         "code": "RequestValidationError"})
+                         "code": "RequestValidationError", "message": texts[preferred_language(accept_language)],
+                         "messages": texts})
 
 
 def _needs_caller(dependant: Dependant) -> bool:
@@ -105,11 +105,11 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._nul_refusal(scope)
-        if refusal is not None:
-            await _send_json(send, 422, refusal)
-            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        nul = self._nul_refusal(scope, headers.get("accept-language"))
+        if nul is not None:
+            await _send_json(send, 422, nul, preferred_language(headers.get("accept-language")))
+            return
         checked = False
         received = 0
 
@@ -139,17 +139,17 @@ class RequestGuard:
 
     # -- the checks ------------------------------------------------------------------------------------------
     @staticmethod
-    def _nul_refusal(scope: Scope) -> bytes | None:
+    def _nul_refusal(scope: Scope, accept_language: str | None) -> bytes | None:
         raw_path = scope.get("raw_path") or scope.get("path", "").encode()
         if b"%00" in raw_path or "\x00" in scope.get("path", ""):
-            return _nul_error("path", "path", scope.get("path", ""))
+            return _nul_error("path", "path", scope.get("path", ""), accept_language)
         query = scope.get("query_string", b"")
         if b"%00" in query or b"\x00" in query:
             for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
                 if "\x00" in name or "\x00" in value:
-                    return _nul_error("query", name, value)
+                    return _nul_error("query", name, value, accept_language)
             if b"\x00" in unquote_to_bytes(query):
-                return _nul_error("query", "query", query.decode("latin-1"))
+                return _nul_error("query", "query", query.decode("latin-1"), accept_language)
         return None
 
     def _limit(self, scope: Scope) -> int:
@@ -190,8 +190,9 @@ class RequestGuard:
         raise GuardRefusal(401, AUTHENTICATION_REQUIRED, "Unauthenticated", {"WWW-Authenticate": "Bearer"})
 
 
-async def _send_json(send: Send, status_code: int, body: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def _send_json(send: Send, status_code: int, body: bytes, lang: str) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"content-language", lang.encode()), (b"vary", b"Accept-Language")]
     headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
     await send({"type": "http.response.start", "status": status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -47,6 +47,15 @@ ZH: dict[str, str] = {
     "ValueNotStorable": "输入中含有无法保存的内容（空字符或超出范围的数字），未做任何修改",
     "ContentTooLarge": "上传内容超过该接口允许的大小",
     "IdempotencyKeyReused": "该幂等键已用于另一请求，新的上报请换一个键",
+    # HTTP's own refusals (api.errors.HTTP_CODES) and the unforeseen error
+    "BadRequest": "请求无法处理，请检查后重试",
+    "MethodNotAllowed": "该地址不支持此操作",
+    "NotAcceptable": "无法提供所要求的格式",
+    "UnsupportedMediaType": "请求内容的格式不受支持",
+    "PreconditionRequired": "请先读取最新版本再修改（缺少 If-Match 版本号）",
+    "TooManyAttempts": "密码错误次数过多，请稍后再试",
+    "InternalError": "服务器出错，请稍后重试；如反复出现请联系管理员",
+    "ServiceUnavailable": "服务暂时不可用，请稍后重试",
 }
 
 # Where one field of one code deserves its own sentence (what a grid worker most often meets).

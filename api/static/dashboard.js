@@ -30,7 +30,12 @@
       if (response.status === 401) { logout(); throw new Error("请重新登录"); }
       if (!response.ok) {
         return response.json().then(function (body) {
-          throw new Error(typeof body.detail === "string" ? body.detail : "请求失败 (" + response.status + ")");
+          // The zh-CN message every error body carries (api.errors); never the server's English.
+          throw new Error(body && body.messages && body.messages["zh-CN"] ? body.messages["zh-CN"]
+            : "请求失败（" + response.status + "）");
+        }, function (e) {
+          if (e instanceof SyntaxError) throw new Error("请求失败（" + response.status + "）");
+          throw e;
         });
       }
       return response;

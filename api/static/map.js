@@ -100,8 +100,9 @@
     var body = response.headers.get("content-type") && response.headers.get("content-type").indexOf("json") >= 0
       ? await response.json() : null;
     if (!response.ok) {
-      var error = new Error(body && typeof body.detail === "string" ? body.detail
-        : body && body.detail && body.detail[0] ? body.detail[0].msg : "请求失败 (" + response.status + ")");
+      // The zh-CN message every error body carries (api.errors); never the server's English.
+      var error = new Error(body && body.messages && body.messages["zh-CN"] ? body.messages["zh-CN"]
+        : "请求失败（" + response.status + "）");
       error.status = response.status;
       throw error;
     }
