@@ -11,8 +11,10 @@ default, so a client that sends no ``Accept-Language`` reads what it always read
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 from typing import Any
 
 import psycopg
@@ -21,6 +23,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from api.messages import Lang, messages, preferred_language
 from gis.errors import (
@@ -144,11 +147,61 @@ async def data_error_handler(request: Request, exc: Exception) -> JSONResponse:
                          "messages": texts}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, headers=_language(lang))
 
 
+# Statuses raised as plain HTTPExceptions (by Starlette's router, FastAPI's body reader, a few routes) get a
+# stable code like every other error, so that each answer of the API has the one shape of ``api.openapi.ERROR``.
+HTTP_CODES: dict[int, str] = {
+    400: "BadRequest", 401: "Unauthenticated", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
+    409: "Conflict", 413: "ContentTooLarge", 415: "UnsupportedMediaType", 422: "InvalidInput",
+    428: "PreconditionRequired", 429: "TooManyRequests", 503: "SetupError",
+}
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI reads a JSON body that is not UTF-8 as "an error parsing the body" (400), where JSON it
+        # cannot parse is a 422 naming the body: one mistake, one answer (the bad-input catalogue's).
+        bad = exc.__cause__
+        return await validation_error_handler(request, RequestValidationError([{
+            "type": "json_invalid", "loc": ("body",), "input": None,
+            "msg": f"JSON decode error: not UTF-8 text (byte 0x{bad.object[bad.start]:02x} at {bad.start})"}]))
+    headers = dict(exc.headers or {})
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+    lang = preferred_language(request.headers.get("accept-language"))
+    code = HTTP_CODES.get(exc.status_code, "WanggeError")
+    texts = messages([code], str(exc.detail))
+    return JSONResponse({"detail": texts[lang], "code": code, "message": texts[lang], "messages": texts},
+                        status_code=exc.status_code, headers={**headers, **_language(lang)})
+
+
+def allowed_methods(request: Request, starlettes: str) -> str:
+    """The methods of the resource a request's path names, for a 405's ``Allow`` (RFC 9110 §15.5.6).
+
+    Starlette names only the methods of the first route whose path matches (``starlettes``); a resource
+    served by several routes (``GET`` and ``POST /api/v1/incidents``) has them all. They are read from the
+    app's OpenAPI document, which FastAPI builds from every route with its routers' prefixes; when templates
+    overlap (``/incidents/import`` also fits ``/incidents/{ref}``) the resource is the most literal template
+    that fits. A path the document leaves out (the pages) keeps Starlette's answer."""
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    fits = [template for template in paths if _template_regex(template).fullmatch(request.url.path)]
+    if not fits:
+        return starlettes
+    resource = min(fits, key=lambda template: (template.count("{"), -len(template)))
+    return ", ".join(sorted(method.upper() for method in paths[resource]))
+
+
+@functools.cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every domain error (and request validation) answer with the table's status and a JSON body, and
     a database that cannot answer now a 503 that says to retry."""
     app.add_exception_handler(WanggeError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)
     # SQLAlchemy wraps the driver's errors; the create's fast path calls the driver directly.
     app.add_exception_handler(sqlalchemy.exc.OperationalError, database_error_handler)
     app.add_exception_handler(psycopg.OperationalError, database_error_handler)

@@ -47,6 +47,11 @@ ZH: dict[str, str] = {
     "ValueNotStorable": "输入中含有无法保存的内容（空字符或超出范围的数字），未做任何修改",
     "ContentTooLarge": "上传内容超过该接口允许的大小",
     "IdempotencyKeyReused": "该幂等键已用于另一请求，新的上报请换一个键",
+    "BadRequest": "请求格式有误",
+    "MethodNotAllowed": "该地址不支持此请求方法",
+    "UnsupportedMediaType": "不支持的内容类型（Content-Type）",
+    "PreconditionRequired": "请带上版本号（If-Match 或 version）",
+    "TooManyRequests": "尝试次数过多，请稍后再试",
 }
 
 # Where one field of one code deserves its own sentence (what a grid worker most often meets).
