@@ -15,8 +15,10 @@ throttle's 429 — and an error no one foresaw (500) answer in the same shape: t
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -175,7 +177,17 @@ def refusal(request: Request, status_code: int, english: str, code: str | None =
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return refusal(request, exc.status_code, str(exc.detail), getattr(exc, "code", None), exc.headers)
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI reads a JSON body that is not UTF-8 as "an error parsing the body" (400), where JSON it
+        # cannot parse is a 422 naming the body: one mistake, one answer (the bad-input catalogue's).
+        bad = exc.__cause__
+        return await validation_error_handler(request, RequestValidationError([{
+            "type": "json_invalid", "loc": ("body",), "input": None,
+            "msg": f"JSON decode error: not UTF-8 text (byte 0x{bad.object[bad.start]:02x} at {bad.start})"}]))
+    headers = dict(exc.headers or {})
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+    return refusal(request, exc.status_code, str(exc.detail), getattr(exc, "code", None), headers)
 
 
 INTERNAL_ERROR = "the server failed to answer this request; nothing is known to be changed, try again or report it"
@@ -186,15 +198,36 @@ async def internal_error_handler(request: Request, exc: Exception) -> JSONRespon
     return refusal(request, status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR, "InternalError")
 
 
+def allowed_methods(request: Request, starlettes: str) -> str:
+    """The methods of the resource a request's path names, for a 405's ``Allow`` (RFC 9110 §15.5.6).
+
+    Starlette names only the methods of the first route whose path matches (``starlettes``); a resource
+    served by several routes (``GET`` and ``POST /api/v1/incidents``) has them all. They are read from the
+    app's OpenAPI document, which FastAPI builds from every route with its routers' prefixes; when templates
+    overlap (``/incidents/import`` also fits ``/incidents/{ref}``) the resource is the most literal template
+    that fits. A path the document leaves out (the pages) keeps Starlette's answer."""
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    fits = [template for template in paths if _template_regex(template).fullmatch(request.url.path)]
+    if not fits:
+        return starlettes
+    resource = min(fits, key=lambda template: (template.count("{"), -len(template)))
+    return ", ".join(sorted(method.upper() for method in paths[resource]))
+
+
+@functools.cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every domain error (and request validation) answer with the table's status and a JSON body, and
     a database that cannot answer now a 503 that says to retry."""
     app.add_exception_handler(WanggeError, domain_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)
     # SQLAlchemy wraps the driver's errors; the create's fast path calls the driver directly.
     app.add_exception_handler(sqlalchemy.exc.OperationalError, database_error_handler)
     app.add_exception_handler(psycopg.OperationalError, database_error_handler)
     app.add_exception_handler(sqlalchemy.exc.DataError, data_error_handler)
     app.add_exception_handler(psycopg.DataError, data_error_handler)
-    app.add_exception_handler(HTTPException, http_error_handler)
     app.add_exception_handler(Exception, internal_error_handler)

@@ -10,7 +10,7 @@
   route. A declared ``Content-Length`` above it is a 413 before the body is read; a body sent without one
   (chunked) is counted as it arrives and cut off with a 413 at the limit, so no route spools more.
 - **Security headers on every answer**: ``X-Content-Type-Options: nosniff`` and the others in
-  :data:`SECURITY_HEADERS`, unless a route set its own value.
+  :data:`SECURITY_HEADERS`, unless a route set its own value — static files, tiles, refusals and a 500 too.
 
 The route a request goes to is known once the router has run, which is before the route first asks for its
 body: the checks of a body happen at that first ``receive``.
@@ -59,6 +59,11 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(self), geolocation=(self), microphone=()",  # the phone page asks for both
 }
+
+
+INTERNAL_ERROR = orjson.dumps({"detail": "an error of the server; its log has the cause",
+                               "code": "InternalError",
+                               "messages": {"zh-CN": "服务器内部错误，请稍后重试", "en": "an error of the server"}})
 
 
 class GuardRefusal(HTTPException):
@@ -127,15 +132,27 @@ class RequestGuard:
                                        "ContentTooLarge")
             return message
 
+        started = False
+
         async def secured_send(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
                          if k.lower().encode() not in present]
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        await self.app(scope, guarded_receive, secured_send)
+        try:
+            await self.app(scope, guarded_receive, secured_send)
+        except Exception:
+            # A bug: Starlette's own 500 is made outside every middleware, so it would go without the security
+            # headers and in no shape of ours. Answer it here (the one outside sees the answer started and only
+            # logs), then let the error go on to the server's log.
+            if not started:
+                await _send_json(send, 500, INTERNAL_ERROR)
+            raise
 
     # -- the checks ------------------------------------------------------------------------------------------
     @staticmethod

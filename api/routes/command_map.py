@@ -73,6 +73,7 @@ def _breaks(raw: str | None) -> list[float]:
 
 
 @router.get("/api/v1/map/classes", operation_id="map_classes", dependencies=[Depends(forbid_extra_query)],
+            responses={404: {"description": "No layer of that id"}},
             summary="Class bounds of a layer's numeric field over the view, for the filter and the caller's scope")
 def map_classes(
     request: Request,

@@ -49,7 +49,8 @@ from gis.layers import BBox, Layer, check_bbox
 from gis.settings import Settings
 from gis.timespan import Timespan, parse_timespan
 
-router = APIRouter(prefix="/ogc", tags=["ogc"])
+router = APIRouter(prefix="/ogc", tags=["ogc"],
+                   responses={400: {"description": "A parameter OGC API names, with a value not offered (f, crs…)"}})
 
 
 CONFORMANCE = [

@@ -40,6 +40,7 @@ from api.deps import OptionalUser, SessionDep, SettingsDep
 from api.errors import status_for
 from api.routes.incident_views import max_photo_bytes
 from api.schemas.open311 import (
+    FILING_BODY,
     Discovery,
     Endpoint,
     Error,
@@ -341,7 +342,8 @@ async def filing(request: Request) -> Filing:
     return Filing(fields, media)
 
 
-@router.post("/requests.{fmt}", operation_id="open311_create_request", summary="File a service request")
+@router.post("/requests.{fmt}", operation_id="open311_create_request", summary="File a service request",
+             openapi_extra={"requestBody": FILING_BODY})
 def post_request(
     request: Request, fmt: Format, session: SessionDep, user: OptionalUser,
     posted: Annotated[Filing, Depends(filing)],

@@ -37,6 +37,8 @@ from gis.people.permissions import Action
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 DESK_PAGE = 20  # rows per page of the desk's list
+MAX_TEAM_OPTIONS = 500  # teams in a dispatch or filter list (a city has dozens)
+MAX_EVENTS_SHOWN = 200  # the newest events of a case on its panel (the API pages the whole history)
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
@@ -176,12 +178,14 @@ def case_panel(ref: str, session: SessionDep, user: CurrentUser) -> HTMLResponse
 
 def _case(session: Session, user: User, incident: Incident, headers: dict[str, str] | None = None) -> HTMLResponse:
     now = datetime.now(UTC)
-    events = session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
-                             .order_by(IncidentEvent.id)).all()
+    # The newest events, oldest first: a case's history grows with every request for time and every note.
+    events = list(reversed(session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
+                                           .order_by(IncidentEvent.id.desc()).limit(MAX_EVENTS_SHOWN)).all()))
+    earlier = (session.scalar(select(func.count()).where(IncidentEvent.incident_id == incident.id)) or 0) - len(events)
     names = {u.id: u.display_name for u in session.scalars(
         select(User).where(User.id.in_({e.actor_id for e in events if e.actor_id is not None})))}
     moves = _offered_moves(user, incident)
-    teams = (session.scalars(select(Team).order_by(Team.name)).all()
+    teams = (session.scalars(select(Team).order_by(Team.name).limit(MAX_TEAM_OPTIONS)).all()
              if any(m.action == "dispatch" for m in moves) else [])
     nearby = ([(c, round(m)) for c, m in incidents.duplicates_with_distance(session, incident)]
               if any(m.action == "mark_duplicate" for m in moves) else [])
@@ -193,7 +197,7 @@ def _case(session: Session, user: User, incident: Incident, headers: dict[str, s
                  "actor": names.get(e.actor_id or 0, "系统" if e.actor_id is None else "—")} for e in events],
         photos=[{"url": photo_url(incident, p), "kind": "处置后" if p.kind == PhotoKind.after else "处置前"}
                 for p in incident.photos],
-        moves=moves, teams=teams, nearby=nearby, after_photo_moves=AFTER_PHOTO_MOVES,
+        earlier=earlier, moves=moves, teams=teams, nearby=nearby, after_photo_moves=AFTER_PHOTO_MOVES,
         photo_required=incident.category.after_photo_required,
     )
 
@@ -285,3 +289,11 @@ def category_options(session: SessionDep, user: CurrentUser) -> HTMLResponse:
     permissions.require(user, Action.incident_read)
     rows = session.scalars(select(Category).where(Category.active).order_by(Category.code)).all()
     return _html("parts/category_options.html", categories=rows)
+
+
+@router.get("/teams", response_class=HTMLResponse)
+def team_options(session: SessionDep, user: CurrentUser) -> HTMLResponse:
+    """The desk filter's team options, for those who may use the desk (rights first: names are not public)."""
+    permissions.require(user, Action.incident_register)
+    rows = session.scalars(select(Team).order_by(Team.name).limit(MAX_TEAM_OPTIONS)).all()
+    return _html("parts/team_options.html", teams=rows)

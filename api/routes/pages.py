@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import LayersDep, SessionDep, SettingsDep
 from api.routes.page_parts import page_templates
-from gis.models import AdminArea, AdminLevel, Role, Status, Team
+from gis.models import AdminArea, AdminLevel, Role, Status
 from gis.settings import Settings
 from maps.assets import render
 from maps.worker import WorkerConfig, build_worker_map, layer_views
@@ -84,9 +84,10 @@ def officer_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
 @router.get("/desk", response_class=HTMLResponse, operation_id="desk_page",
             summary="The supervision centre's case desk: a filtered, paged list beside the map, the overdue board")
 def desk_page(session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    teams = session.scalars(select(Team).order_by(Team.name)).all()
+    # Served to anyone (the page signs in by script): the team filter's options come from /app/teams, behind
+    # the desk's right, so that a visitor learns nothing of the city's teams.
     return _role_page(session, settings, "desk.html", page="desk", title="监督指挥中心",
-                      roles=[Role.supervisor, Role.admin], teams=teams,
+                      roles=[Role.supervisor, Role.admin],
                       statuses=[(s.value, s.label_zh) for s in Status])
 
 

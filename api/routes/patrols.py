@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.deps import CurrentUser, SessionDep, forbid_extra_query
+from api.deps import CurrentUser, Id, SessionDep, forbid_extra_query
 from api.schemas.common import Finite
 from api.schemas.incidents import Body
 from gis.people import patrols, permissions, users
@@ -50,8 +50,9 @@ def start(session: SessionDep, user: CurrentUser) -> PatrolRead:
     return PatrolRead(id=patrol.id, started_at=patrol.started_at, ended_at=None)
 
 
-@router.post("/{patrol_id}/points", operation_id="add_patrol_points", summary="Positions of an open patrol")
-def add_points(patrol_id: int, body: PointsIn, session: SessionDep, user: CurrentUser) -> dict[str, int]:
+@router.post("/{patrol_id}/points", operation_id="add_patrol_points", summary="Positions of an open patrol",
+             responses={409: {"description": "The patrol was stopped: start a new one"}})
+def add_points(patrol_id: Id, body: PointsIn, session: SessionDep, user: CurrentUser) -> dict[str, int]:
     patrol = patrols.own_patrol(session, user=user, patrol_id=patrol_id)
     added = patrols.add_points(session, patrol=patrol, now=datetime.now(UTC), positions=[
         patrols.Position(p.lon, p.lat, p.at, p.accuracy_m) for p in body.points])
@@ -59,13 +60,14 @@ def add_points(patrol_id: int, body: PointsIn, session: SessionDep, user: Curren
 
 
 @router.post("/{patrol_id}/stop", operation_id="stop_patrol", summary="Stop a patrol")
-def stop(patrol_id: int, session: SessionDep, user: CurrentUser) -> PatrolRead:
+def stop(patrol_id: Id, session: SessionDep, user: CurrentUser) -> PatrolRead:
     patrol = patrols.stop(session, patrol=patrols.own_patrol(session, user=user, patrol_id=patrol_id),
                           now=datetime.now(UTC))
     return PatrolRead(id=patrol.id, started_at=patrol.started_at, ended_at=patrol.ended_at)
 
 
-@router.get("/day", operation_id="patrol_day", summary="What a day of patrolling covered (Beijing time)")
+@router.get("/day", operation_id="patrol_day", summary="What a day of patrolling covered (Beijing time)",
+            responses={404: {"description": "No user of that name"}})
 def day(
     session: SessionDep, user: CurrentUser,
     date: Annotated[AwareDatetime | None, Query(description="Any moment of the day; default: now")] = None,

@@ -6,7 +6,7 @@ elements: ``<services><service>…</service></services>``). Dates are W3C date-t
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -74,3 +74,27 @@ class RequestCreated(BaseModel):
 class Error(BaseModel):
     code: int
     description: str
+
+
+_FILING_FIELDS: dict[str, Any] = {
+    "service_code": {"type": "string", "description": "The category code (GET services.{fmt} lists them)"},
+    "lat": {"type": "string", "description": "WGS84 latitude (with long: required unless a photo carries GPS)"},
+    "long": {"type": "string", "description": "WGS84 longitude"},
+    "description": {"type": "string"},
+    "address_string": {"type": "string"},
+    "api_key": {"type": "string", "description": "The filer's API key, unless sent as X-API-Key"},
+}
+FILING_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "properties": _FILING_FIELDS, "required": ["service_code"]}},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["service_code"], "properties": {
+            **_FILING_FIELDS, "media": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                        "description": "Photos (at most six)"}}}},
+        "application/json": {"schema": {"type": "object", "required": ["service_code"], "properties": {
+            name: {"type": ["string", "number"], **{k: v for k, v in spec.items() if k != "type"}}
+            for name, spec in _FILING_FIELDS.items()}}},
+    },
+}
+"""The body of ``POST /open311/v2/requests.{fmt}``, read by ``api.routes.open311.filing`` (not by FastAPI)."""

@@ -104,8 +104,29 @@ def test_a_chunked_body_is_cut_off_at_the_limit(base, street_world: StreetWorld,
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/api/v1/me", "/api/v1/nowhere", "/openapi.json",
-                                  "/api/v1/incidents?limit=%00"])
+                                  "/api/v1/incidents?limit=%00", "/static/pages.css", "/static/nowhere.js",
+                                  "/tiles/incident_density/12/3245/1710.mvt", "/basemap/1/0/0", "/dashboard",
+                                  "/map", "/app/admin", "/api/v1/evaluation?by=city"])
 def test_every_answer_carries_the_security_headers(client: TestClient, path: str) -> None:
     response = client.get(path)
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value, (path, name)
+
+
+def test_a_405_carries_the_security_headers(client: TestClient) -> None:
+    response = client.delete("/api/v1/incidents")
+    assert response.status_code == 405 and response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_server_error_is_answered_in_our_shape_with_the_security_headers(app: FastAPI) -> None:
+    """Starlette makes a 500 outside every middleware: without the guard's answer it would carry no headers."""
+    @app.get("/probe/bug")
+    def bug() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/probe/bug")
+    assert response.status_code == 500
+    assert response.json()["code"] == "InternalError" and "a bug" not in response.text
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value, name

@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from gis.models import Status, User
+from api.routes.page_parts import MAX_EVENTS_SHOWN
+from gis.models import IncidentEvent, Status, User
 from gis.people import users
 from tests.api.test_incidents_api import image, report
 from tests.gis.conftest import COMMUNITY_A, INSIDE_A, StreetWorld, street_world
@@ -103,3 +104,30 @@ def test_the_desk_list_filters_and_pages(client: TestClient, as_user) -> None:
     shown = re.findall(r'data-public-id="([^"]+)"', first) + re.findall(r'data-public-id="([^"]+)"', second)
     assert sorted(shown) == sorted(made) and "下一页" in first and "下一页" not in second
     assert re.findall(r'data-public-id="([^"]+)"', client.get("/app/desk?status=closed", headers=desk).text) == []
+
+
+def test_the_desk_page_names_no_team_until_the_centre_has_signed_in(
+        client: TestClient, db: Session, as_user) -> None:
+    """The desk's page is served to anyone (it signs in by script): its team filter is a part behind the
+    desk's right, so an anonymous visitor learns nothing of the city's teams."""
+    users.create_team(db, name="<b>执法三中队</b>", jurisdiction_codes=[COMMUNITY_A])
+    db.flush()
+    page = client.get("/desk")
+    assert page.status_code == 200 and "执法三中队" not in page.text
+    assert client.get("/app/teams").status_code == 401
+    assert client.get("/app/teams", headers=as_user("officer")).status_code == 403
+    options = client.get("/app/teams", headers=as_user("supervisor")).text
+    assert "&lt;b&gt;执法三中队&lt;/b&gt;" in options and "<b>" not in options
+
+
+def test_a_case_panel_shows_a_bounded_history_however_long_it_grows(
+        client: TestClient, db: Session, as_user, street_world: StreetWorld) -> None:
+    case = report(client, as_user("grid_worker"))
+    db.add_all(IncidentEvent(incident_id=case["id"], actor_id=street_world.supervisor.id, action="escalate",
+                             from_status="reported", to_status="reported", note=f"催办 {i}")
+               for i in range(MAX_EVENTS_SHOWN + 50))
+    db.flush()
+    html = client.get(f"/app/cases/{case['id']}", headers=as_user("supervisor")).text
+    assert html.count('class="wg-event"') == MAX_EVENTS_SHOWN
+    assert f"催办 {MAX_EVENTS_SHOWN + 49}" in html and "催办 0<" not in html  # the newest are shown
+    assert "更早的 51 条记录未显示" in html  # the report and the first 50 reminders
