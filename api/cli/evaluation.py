@@ -17,8 +17,9 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from api.cli.progress import rich_progress
 from api.cli.runtime import console, err_console, handles_errors, runtime
-from gis.evaluation import hotspots, periods
+from gis.evaluation import facts, hotspots, periods
 from gis.evaluation.indicators import Evaluation, Weights, evaluate
 from gis.evaluation.scope import EvaluationScope, evaluation_scope
 from gis.evaluation.tables import columns_for, records, to_csv, to_xlsx
@@ -124,3 +125,15 @@ def refresh_hotspots(
     for name in HOTSPOT_CLASSES:
         table.add_row(HOTSPOT_ZH[name], name, f"{classes.get(name, 0):,}")
     console.print(table)
+
+
+@app.command("rebuild-facts")
+@handles_errors
+def rebuild_facts(ctx: typer.Context) -> None:
+    """Recompute every case's evaluation facts (incident_fact) from its events, in one transaction.
+
+    For a database whose cases or events were written by other means than Wangge's write paths (a restored
+    dump, a script's SQL); the write paths keep the facts current by themselves."""
+    with rich_progress() as progress, runtime(ctx).transaction() as session:
+        written = facts.rebuild(session, progress=progress)
+    console.print(f"{written:,} cases' facts rebuilt")

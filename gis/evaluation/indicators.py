@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import Numeric, RowMapping, cast, func, text
 from sqlalchemy.orm import Session
 
+from gis.evaluation import facts
+from gis.evaluation.facts import CASE_COLUMNS, INVALID, per_case_sql
 from gis.evaluation.periods import Grouping, Period
 from gis.evaluation.scope import EvaluationScope
 from gis.evaluation.working_clock import WorkingClock
@@ -169,8 +171,7 @@ GROUP_NAME = {
         "ON n.major_code = g.code", "n.major_name", "",
     ),
 }
-# A report found invalid (有效上报 excludes it); a case neither due nor overdue when parked or invalid.
-INVALID = frozenset({Status.rejected, Status.void, Status.duplicate})
+# A case neither due nor overdue when parked or invalid (INVALID: not a valid report, gis.evaluation.facts).
 NOT_DUE = INVALID | {Status.shelved}
 
 
@@ -181,85 +182,94 @@ def _sql_list(statuses: frozenset[Status]) -> str:
 _STOPPED, _NOT_VALID, _NOT_DUE = _sql_list(CLOCK_STOPPED), _sql_list(INVALID), _sql_list(NOT_DUE)
 
 
-def _statement(by: Grouping, clock: WorkingClock) -> str:
+_IN_SCOPE = """i.reported_at >= :t_from AND i.reported_at < :as_of
+      AND (CAST(:communities AS text[]) IS NULL OR i.community_code = ANY(CAST(:communities AS text[])))
+      AND (CAST(:cells AS text[]) IS NULL OR i.cell_code = ANY(CAST(:cells AS text[])))"""
+
+
+def _statement(by: Grouping, clock: WorkingClock, *, use_facts: bool) -> str:
+    """The counts' SQL: per case (:data:`facts.CASE_COLUMNS` and the group ``code``), then per group.
+
+    With ``use_facts``, a case whose last event precedes ``as_of`` is read from its ``incident_fact`` row,
+    and only the others (a past period's cases whose history goes on after it) from their events, by the
+    same per-case select (``facts.per_case_sql``); without, every case from its events (the reference).
+    The counts are one hashed (parallel) aggregate per group, the total their sum; the P90 is its own sorted
+    aggregate over the closed cases' handling hours alone, so that the counts need no sort."""
     w = clock.sql
     join, name, extra = GROUP_NAME[by]
-    return f"""
-WITH cohort AS (
-    SELECT i.id, i.status, i.deadline_at, {GROUP_KEY[by]} AS code
-    FROM incident i
-    WHERE i.reported_at >= :t_from AND i.reported_at < :as_of
-      AND (CAST(:communities AS text[]) IS NULL OR i.community_code = ANY(CAST(:communities AS text[])))
-      AND (CAST(:cells AS text[]) IS NULL OR i.cell_code = ANY(CAST(:cells AS text[])))
-),
-steps AS (
-    SELECT e.incident_id, e.id, e.at, e.action, e.to_status, e.data,
-           lead(e.action) OVER w AS next_action, lead(e.at) OVER w AS next_at
-    FROM incident_event e JOIN cohort c ON c.id = e.incident_id
-    WHERE e.at < :as_of AND e.action <> 'escalate'
-    WINDOW w AS (PARTITION BY e.incident_id ORDER BY e.at, e.id)
-),
-cases AS (
-    SELECT c.id AS incident_id,
-        -- a case without events (written by an old import) stands as its row says now
-        coalesce((array_agg(s.to_status ORDER BY s.at DESC, s.id DESC))[1], min(c.status)) AS status,
-        coalesce(bool_or(s.action = 'register'), min(c.status) NOT IN ('reported', {_NOT_VALID})) AS registered,
-        coalesce(bool_or(s.action = 'dispatch'), false) AS dispatched,
-        min(s.at) FILTER (WHERE s.action = 'dispatch') AS first_dispatch_at,
-        max(s.at) FILTER (WHERE s.action = 'handle') AS last_handle_at,
-        max(s.at) FILTER (WHERE s.action = 'close') AS last_close_at,
-        count(*) FILTER (WHERE s.action = 'handle') AS handles,
-        count(*) FILTER (WHERE s.action = 'rework') AS reworks,
-        count(*) FILTER (WHERE s.action = 'extend') AS extensions,
-        CASE WHEN count(s.id) = 0 THEN min(c.deadline_at)
-             ELSE CAST((array_agg(s.data ->> 'deadline_at' ORDER BY s.at DESC, s.id DESC)
-                        FILTER (WHERE s.action IN ('dispatch', 'extend', 'reopen')))[1] AS timestamptz)
-        END AS deadline_at,
-        count(*) FILTER (WHERE s.action = 'handle' AND (
-            s.next_action IN ('verify', 'rework')
-            OR (s.next_action IS NULL AND {w(':as_of')} - {w('s.at')} > :check_hours))) AS checks_due,
-        count(*) FILTER (WHERE s.action = 'handle' AND s.next_action IN ('verify', 'rework')
-            AND {w('s.next_at')} - {w('s.at')} <= :check_hours) AS checks_on_time
-    FROM cohort c LEFT JOIN steps s ON s.incident_id = c.id
-    GROUP BY c.id
-),
-facts AS (
-    SELECT c.code, k.*,
-        k.status = 'closed' AS closed,
-        k.registered AND k.status NOT IN ({_NOT_DUE})
-            AND (k.status = 'closed' OR k.deadline_at < :as_of) AS due,
-        k.status = 'closed' AND (k.deadline_at IS NULL
-            OR coalesce(k.last_handle_at, k.last_close_at) <= k.deadline_at) AS on_time,
-        {w('k.last_handle_at')} - {w('k.first_dispatch_at')} AS handling_hours
-    FROM cohort c JOIN cases k ON k.incident_id = c.id
-),
-g AS (
-    SELECT f.code, GROUPING(f.code) AS is_total,
+    key = GROUP_KEY[by]
+    columns = ", ".join(f"k.{c}" for c in CASE_COLUMNS)
+    if use_facts:
+        cohort = f"""SELECT i.incident_id AS id, n.status, n.deadline_at, {key} AS code
+    FROM incident_fact i JOIN incident n ON n.id = i.incident_id
+    WHERE {_IN_SCOPE} AND i.last_event_at >= :as_of"""
+
+        def settled(wanted: str, where: str = "") -> str:
+            return (f"SELECT {key} AS code, {wanted} FROM incident_fact i WHERE {_IN_SCOPE}"
+                    f" AND (i.last_event_at < :as_of OR i.last_event_at IS NULL){where} UNION ALL ")
+    else:
+        cohort = f"SELECT i.id, i.status, i.deadline_at, {key} AS code FROM incident i WHERE {_IN_SCOPE}"
+
+        def settled(wanted: str, where: str = "") -> str:
+            return ""
+    sums = ", ".join(f"coalesce(sum({c}), 0) AS {c}" for c in _SUMMED)
+
+    def counts(source: str) -> str:
+        # Written out once per source, so that the facts' part is a plain (parallel) scan of one table.
+        return f"""SELECT f.code,
         count(*) AS reported,
         count(*) FILTER (WHERE f.status NOT IN ({_NOT_VALID})) AS valid,
         count(*) FILTER (WHERE f.registered) AS registered,
         count(*) FILTER (WHERE f.dispatched) AS dispatched,
-        count(*) FILTER (WHERE f.due) AS due,
-        count(*) FILTER (WHERE f.closed) AS closed,
-        count(*) FILTER (WHERE f.closed AND f.on_time) AS closed_on_time,
+        count(*) FILTER (WHERE f.registered AND f.status NOT IN ({_NOT_DUE})
+            AND (f.status = 'closed' OR f.deadline_at < :as_of)) AS due,
+        count(*) FILTER (WHERE f.status = 'closed') AS closed,
+        count(*) FILTER (WHERE f.status = 'closed' AND (f.deadline_at IS NULL
+            OR coalesce(f.last_handle_at, f.last_close_at) <= f.deadline_at)) AS closed_on_time,
         count(*) FILTER (WHERE f.deadline_at < :as_of AND f.status NOT IN ({_STOPPED})) AS overdue,
         count(*) FILTER (WHERE f.handles > 0) AS handled,
         count(*) FILTER (WHERE f.reworks > 0) AS rework,
         count(*) FILTER (WHERE f.extensions > 0) AS extended,
         count(*) FILTER (WHERE f.status = 'shelved') AS shelved,
-        coalesce(sum(f.checks_due), 0) AS checks_due,
-        coalesce(sum(f.checks_on_time), 0) AS checks_on_time,
-        avg(f.handling_hours) FILTER (WHERE f.closed) AS handling_hours_mean,
-        percentile_cont(0.9) WITHIN GROUP (ORDER BY f.handling_hours) FILTER (WHERE f.closed)
-            AS handling_hours_p90
-    FROM facts f
-    GROUP BY GROUPING SETS ((f.code), ())
+        sum(f.checks_made) + count(*) FILTER (WHERE f.pending_check_at IS NOT NULL
+            AND {w(':as_of')} - {w('f.pending_check_at')} > :check_hours) AS checks_due,
+        coalesce(sum(width_bucket(CAST(:check_hours AS float8), f.check_delays)), 0) AS checks_on_time,
+        sum(f.handling_hours) FILTER (WHERE f.status = 'closed') AS hours_sum,
+        count(f.handling_hours) FILTER (WHERE f.status = 'closed') AS hours_n
+    FROM ({source}) f
+    GROUP BY f.code"""
+    parts = [counts("SELECT * FROM fresh")]
+    if use_facts:
+        parts.insert(0, counts(settled(columns.replace("k.", "i.")).removesuffix(" UNION ALL ")))
+    return f"""
+WITH cohort AS ({cohort}),
+{per_case_sql(w, ":as_of")},
+fresh AS (SELECT c.code, {columns} FROM cohort c JOIN cases k ON k.incident_id = c.id),
+parts AS ({" UNION ALL ".join(parts)}),
+per_group AS (SELECT code, 0 AS is_total, {sums} FROM parts GROUP BY code),
+g AS (
+    SELECT * FROM per_group
+    UNION ALL
+    SELECT NULL, 1, {sums} FROM per_group
+),
+p90 AS (
+    SELECT h.code, GROUPING(h.code) AS is_total,
+        percentile_cont(0.9) WITHIN GROUP (ORDER BY h.handling_hours) AS handling_hours_p90
+    FROM ({settled("i.handling_hours", " AND i.status = 'closed'")}
+          SELECT code, handling_hours FROM fresh WHERE status = 'closed') h
+    GROUP BY GROUPING SETS ((h.code), ())
 )
-SELECT g.*, {name} AS name {extra}
-FROM g {join}
+SELECT g.*, g.hours_sum / nullif(g.hours_n, 0) AS handling_hours_mean, p90.handling_hours_p90,
+       {name} AS name {extra}
+FROM g LEFT JOIN p90 ON p90.is_total = g.is_total AND (g.is_total = 1 OR p90.code IS NOT DISTINCT FROM g.code)
+    {join}
 ORDER BY g.is_total DESC, g.code NULLS LAST
 LIMIT :row_limit
 """
+
+
+_SUMMED = ("reported", "valid", "registered", "dispatched", "due", "closed", "closed_on_time", "overdue", "handled",
+           "rework", "extended", "shelved", "checks_due", "checks_on_time", "hours_sum", "hours_n")
 
 
 _COUNT_FIELDS = tuple(Counts.__dataclass_fields__)
@@ -274,10 +284,15 @@ def statement(
     now: datetime | None = None,
     calendar: WorkCalendar | None = None,
     limit: int = MAX_ROWS,
+    from_events: bool = False,
 ) -> tuple[str, dict[str, Any], datetime]:
     """The SQL text of the counts (one row per group, at most ``limit``, and the total row ``is_total = 1``),
     its bound parameters, and the ``as_of`` moment it reads the cases at. For :func:`evaluate` and for
-    layers that wrap the counts in their own select."""
+    layers that wrap the counts in their own select.
+
+    The cases are read from their stored facts (``incident_fact``, kept in the shipped calendar's working
+    hours) and from their events only where those go on past ``as_of``; ``from_events`` (and any other
+    ``calendar``) reads every case from its events: the reference the facts are tested against."""
     as_of = min(period.end_at, now or datetime.now(UTC))
     cal = calendar or default_calendar()
     local_as_of = as_of.astimezone(cal.tz).date()
@@ -289,7 +304,8 @@ def statement(
         "row_limit": limit + 1,  # and the total
         **clock.params(),
     }
-    return _statement(by, clock), params, as_of
+    use_facts = not from_events and (calendar is None or calendar == default_calendar())
+    return _statement(by, clock, use_facts=use_facts), params, as_of
 
 
 def evaluate(
@@ -303,15 +319,18 @@ def evaluate(
     now: datetime | None = None,
     calendar: WorkCalendar | None = None,
     limit: int = MAX_ROWS,
+    from_events: bool = False,
 ) -> Evaluation:
     """The indicators of the cases reported in ``period`` within ``scope``, one row per group of ``by``
     (at most ``limit``; ``truncated`` says when more exist) and a total over the whole scope.
 
     ``check_hours`` is the on-site check limit (核查时限) in working hours after a handling is reported.
-    Working hours follow ``calendar`` (default: the shipped one)."""
+    Working hours follow ``calendar`` (default: the shipped one). ``from_events``: see :func:`statement`."""
     weights = weights or Weights()
     sql, params, as_of = statement(period=period, by=by, scope=scope, check_hours=check_hours, now=now,
-                                   calendar=calendar, limit=limit + 1)  # one more: to know there are more
+                                   calendar=calendar, limit=limit + 1,  # one more: to know there are more
+                                   from_events=from_events)
+    facts.no_jit(session)
     result = session.execute(text(sql), params).mappings().all()
     total_rows = [r for r in result if r["is_total"]]
     groups = [r for r in result if not r["is_total"]]

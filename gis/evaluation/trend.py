@@ -20,7 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
-from gis.evaluation.indicators import GROUP_KEY, GROUP_NAME, INVALID, MAX_ROWS, ratio
+from gis.evaluation.facts import INVALID
+from gis.evaluation.indicators import GROUP_KEY, GROUP_NAME, MAX_ROWS, ratio
 from gis.evaluation.periods import Grouping, Period
 from gis.evaluation.scope import EvaluationScope
 

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.db import driver_connection
+from gis.evaluation import facts
 from gis.incidents.work_calendar import SHANGHAI
 from gis.models import SRID, User
 from gis.progress import ProgressReporter
@@ -86,6 +87,9 @@ def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, 
         with cursor.copy(f"COPY incident_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN",
                          writer=QueuedLibpqWriter(cursor)) as copy:
             _send(copy, events, n, "import events", progress)
+    progress("incident facts", 0, n)
+    facts.refresh_for_ids(session, ids)  # the evaluation's copy of each case, after the indexes are back
+    progress("incident facts", n, n)
     return n
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm.instrumentation import manager_of_class
 
 from gis.db import driver_connection
 from gis.errors import InvalidInput
+from gis.evaluation import facts
 from gis.incidents.location import check_coordinate, in_range, location_select, to_wgs84
 from gis.incidents.service import (
     EARLIEST_REPORT,
@@ -126,6 +127,7 @@ def _attribute_keys(model: type) -> list[str]:
 configure_mappers()
 _INCIDENT_KEYS, _CATEGORY_KEYS, _USER_KEYS = (_attribute_keys(m) for m in (Incident, Category, User))
 _LOCATION = _INCIDENT_KEYS.index("location")
+_ID = _INCIDENT_KEYS.index("id")
 
 
 def _loaded(model: type[T], keys: Sequence[str], values: Sequence[Any], **related: object) -> T:
@@ -190,6 +192,8 @@ def report_by_id(
     }, prepare=True).fetchall()
     if not rows:
         return None
+    # The evaluation's copy of the case, in the same transaction; its one event is the report, at ``now``.
+    facts.refresh(session, int(rows[0][_ID]), events_at=(now, now))
     n_incident, n_category = len(_INCIDENT_KEYS), len(_CATEGORY_KEYS)
     first = rows[0]
     category = _loaded(Category, _CATEGORY_KEYS, first[n_incident : n_incident + n_category])

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
+from gis.evaluation import facts
 from gis.incidents.categories import usable_category
 from gis.incidents.location import (
     resolve_location,
@@ -207,6 +208,7 @@ def create(
     )
     session.add_all([incident, event])
     session.flush()
+    facts.refresh(session, incident_id, events_at=(now, now))  # the evaluation's copy, in this transaction
     if idempotency_key is not None and reporter is not None:
         session.add(IdempotencyKey(user_id=reporter.id, key=key, incident_id=incident_id, fingerprint=fingerprint))
     for photo in checked:

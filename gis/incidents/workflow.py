@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from gis.errors import Conflict, Forbidden, InvalidInput, OutsideJurisdiction, StaleVersion
+from gis.evaluation import facts
 from gis.incidents.visibility import full_view
 from gis.incidents.work_calendar import WorkCalendar, default_calendar
 from gis.models import Incident, IncidentEvent, IncidentPhoto, PhotoKind, Role, Status, Team, User
@@ -214,6 +215,7 @@ def transition(
     for photo in photos:
         photo.event = event
     _flush_or_stale(session, incident)
+    facts.refresh(session, incident.id)  # the evaluation's copy of the case, in the same transaction
     return event
 
 
@@ -408,4 +410,6 @@ def escalate_overdue(
         ))
         escalated.append(incident)
     session.flush()
+    # Not a fact the indicators count, but the case's version moved: its facts row follows (same values).
+    facts.refresh_for_ids(session, [i.id for i in escalated])
     return escalated

@@ -5,7 +5,7 @@ centimetres). Areas and distances are computed in the configured metric CRS, nev
 """
 
 from gis.models.areas import SRID, AdminArea, AdminLevel, Compound, GridCell
-from gis.models.evaluation import IncidentHotspot
+from gis.models.evaluation import IncidentFact, IncidentHotspot
 from gis.models.facilities import (
     Booking,
     BookingStatus,
@@ -47,6 +47,7 @@ __all__ = [
     "IdempotencyKey",
     "Incident",
     "IncidentEvent",
+    "IncidentFact",
     "IncidentHotspot",
     "IncidentPhoto",
     "Patrol",

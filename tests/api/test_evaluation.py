@@ -190,3 +190,17 @@ def test_the_trend_endpoint_gives_weekly_series_and_changes(
     officer = client.get(f"{URL}/trend", params={"by": "community", **WINDOW},
                          headers=auth_headers(world.street.officer_b)).json()
     assert [s["code"] for s in officer["series"]] == [COMMUNITY_B]
+
+
+def test_the_cli_rebuilds_the_facts_the_write_paths_keep(cli, world: EvaluationWorld, db: Session) -> None:
+    from sqlalchemy import text
+
+    kept = db.execute(text("SELECT incident_id, version, status, last_event_at FROM incident_fact ORDER BY 1")).all()
+    db.execute(text("UPDATE incident_fact SET status = 'void'"))
+    db.commit()
+    result = cli("evaluation", "rebuild-facts")
+    assert result.exit_code == 0, result.output
+    assert f"{len(kept)} cases' facts rebuilt" in result.output
+    db.expire_all()
+    assert db.execute(text("SELECT incident_id, version, status, last_event_at FROM incident_fact ORDER BY 1")).all() \
+        == kept
