@@ -4,9 +4,12 @@ the trend and the two map pictures, and nothing a careless report would leak."""
 from __future__ import annotations
 
 import re
+import shutil
+import unicodedata
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
@@ -46,3 +49,21 @@ def test_the_cli_writes_the_report(cli, evaluation_world: EvaluationWorld, tmp_p
     assert "周报" in out.read_text(encoding="utf-8")
     bad = cli("report", "--period", "2026-W99", "--out", out)
     assert bad.exit_code == 1 and "period:" in bad.output
+
+
+def test_the_cli_prints_the_report_to_pdf(cli, evaluation_world: EvaluationWorld, tmp_path: Path) -> None:
+    out = tmp_path / "report.pdf"
+    result = cli("report", "--period", "2026-W15", "--out", out)
+    assert result.exit_code == 0, result.output
+    pdf = PdfReader(out)
+    # CJK fonts map some characters to Kangxi radicals (⾸ for 首) in the text layer: NFKC folds them back.
+    text = unicodedata.normalize("NFKC", "".join(page.extract_text() for page in pdf.pages))
+    assert len(pdf.pages) >= 1 and "吉首市网格化管理周报" in text and "占道经营" in text
+    shutil.copy(out, ARTIFACTS / "report-2026-W15.pdf")  # for a person to look at
+
+
+def test_a_pdf_without_a_browser_is_a_clear_cli_error(cli, evaluation_world: EvaluationWorld, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    result = cli("report", "--period", "2026-W15", "--out", tmp_path / "report.pdf")
+    assert result.exit_code == 1 and "Chromium" in result.output and not (tmp_path / "report.pdf").exists()
