@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     )
     tianditu_key: SecretStr | None = Field(default=None, description="天地图 browser key, for the tianditu base maps.")
     basemap_mbtiles: Path | None = Field(default=None, description="A raster MBTiles file, for basemap=mbtiles.")
+    tile_cache_mb: float = Field(
+        default=64.0, ge=0, le=4096,
+        description="Memory for finished vector tiles kept by each server process (0: no cache).",
+    )
+    tile_cache_seconds: float = Field(
+        default=30.0, ge=0, le=3600,
+        description="How long a cached tile is served at most; any write to the data it draws replaces it sooner.",
+    )
 
     @field_validator("metric_crs")
     @classmethod

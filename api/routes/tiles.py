@@ -23,14 +23,16 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from api.deps import CurrentUser, LayersDep, SessionDep, forbid_extra_query
+from api.deps import CurrentUser, LayersDep, SessionDep, SettingsDep, forbid_extra_query
 from api.routes.incidents import FilterDep
 from gis.errors import InvalidInput, NotFound
 from gis.incidents.query import IncidentFilter
 from gis.incidents.visibility import readable_layer
 from gis.layers import Layer
+from gis.layers.tile_cache import DataVersion, TileCache, tile_key
 from gis.layers.tiles import MAX_ZOOM, Datum, Tile, render_tile
 from gis.models import User
+from gis.settings import Settings
 
 router = APIRouter(prefix="/tiles", tags=["tiles"], dependencies=[Depends(forbid_extra_query)])
 
@@ -77,6 +79,15 @@ def configured_layer(
     return layer
 
 
+def tile_cache(request: Request, settings: Settings) -> TileCache:
+    """The app's cache of finished tiles (``gis.layers.tile_cache``), made on first use from its settings."""
+    cache: TileCache | None = getattr(request.app.state, "tile_cache", None)
+    if cache is None:
+        cache = TileCache(int(settings.tile_cache_mb * 1024 * 1024), settings.tile_cache_seconds)
+        request.app.state.tile_cache = cache
+    return cache
+
+
 def _etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
@@ -98,18 +109,32 @@ def get_tile(
     session: SessionDep,
     user: CurrentUser,
     layers: LayersDep,
+    settings: SettingsDep,
     filters: FilterDep,
     radius_m: Radius = None,
     datum: Annotated[Datum, Query(description="wgs84, or gcj02 for a map on AMap tiles")] = "wgs84",
 ) -> Response:
     tile = Tile(z, x, y)  # InvalidInput (422) for x or y outside the zoom's grid
     layer = configured_layer(session, user, _layer(layers, layer_id), filters, radius_m, _filter_names(request))
-    body = b"" if z < layer.tile_min_zoom else render_tile(session, layer, tile, datum)
+    body = b"" if z < layer.tile_min_zoom else _cached_tile(tile_cache(request, settings), session, layer, tile, datum)
     tag = _etag(body)
     headers = {"ETag": tag, "Cache-Control": CACHE, "Vary": VARY}
     if tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=MVT, headers=headers)
+
+
+def _cached_tile(cache: TileCache, session: Session, layer: Layer, tile: Tile, datum: Datum) -> bytes:
+    """The tile from the cache when the data it draws has not changed since it was made; drawn otherwise.
+    The key holds the configured layer, so the caller's scope is part of it (rights were checked before)."""
+    if not cache.enabled:
+        return render_tile(session, layer, tile, datum)
+    key = tile_key(layer, tile.z, tile.x, tile.y, datum, DataVersion.read(session))
+    body = cache.get(key)
+    if body is None:
+        body = render_tile(session, layer, tile, datum)
+        cache.put(key, body)
+    return body
 
 
 _MVT_TYPES = {"string": "String", "integer": "Number", "number": "Number", "boolean": "Boolean",

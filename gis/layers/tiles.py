@@ -16,12 +16,17 @@ strings, so number fields are cast to ``float8`` and dates and times to ISO 8601
 from __future__ import annotations
 
 import math
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
+from typing import cast as typed
 
 import numpy as np
-from sqlalchemy import Float, Select, Text, cast, func, literal_column, select, text
+from sqlalchemy import BindParameter, Float, Integer, Select, Text, bindparam, cast, func, literal_column, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 
 from gis.errors import InvalidInput
 from gis.layers.base import BBox, Field, Layer
@@ -98,16 +103,15 @@ def _wgs84_box_of_gcj02(box: BBox) -> BBox:
     return BBox(float(np.min(lons)), float(np.min(lats)), float(np.max(lons)), float(np.max(lats)))
 
 
-def tile_statement(layer: Layer, tile: Tile, datum: Datum = "wgs84") -> Select[Any]:
-    """One statement whose single value is the tile's MVT bytes (an empty bytea for an empty tile).
+_SENTINEL = BBox(-1.234567890123, -2.345678901234, 3.456789012345, 4.567890123456)  # no real tile's box
+_CORNERS = ("tile_west", "tile_south", "tile_east", "tile_north")
+TEMPLATE_SECONDS = 5.0
+_MAX_TEMPLATES = 256
 
-    ``datum="gcj02"``: the tile of a GCJ-02 map (AMap). Each feature is moved by the GCJ-02 offset at its
-    centroid (``gcj02_offset_sql``, the formula of ``gis.spatial.crs``): the offset changes by about 2.5 m per
-    km, so a 100 m cell is placed within 0.3 m and a 2 km community, drawn at zoom 12–13 where a pixel is
-    17–34 m, within a few metres: less than a pixel at the zoom where each is drawn."""
-    box = tile.buffered_bounds()
-    rows = layer.tile_rows(box if datum == "wgs84" else _wgs84_box_of_gcj02(box), tile.z).subquery("rows")
-    envelope = func.ST_TileEnvelope(tile.z, tile.x, tile.y)
+
+def _statement(layer: Layer, z: int, box: Any, envelope_args: tuple[Any, Any, Any], datum: Datum) -> Select[Any]:
+    rows = layer.tile_rows(box, z).subquery("rows")
+    envelope = func.ST_TileEnvelope(*envelope_args)
     fields = layer.fields
     placed: Any = rows.c.geom
     if datum == "gcj02":
@@ -124,9 +128,88 @@ def tile_statement(layer: Layer, tile: Tile, datum: Datum = "wgs84") -> Select[A
     return select(func.coalesce(mvt, b"")).select_from(features).where(features.c.geom.is_not(None))
 
 
+def _template(layer: Layer, z: int, datum: Datum) -> Select[Any] | None:
+    """The statement of every tile of ``layer`` at zoom ``z``, with the tile's box and coordinates as named
+    parameters (``tile_west`` … ``tile_north``, ``tile_z``/``tile_x``/``tile_y``); None when the layer's rows do
+    not take the box as plain values (it computed something from it), so that each tile is built afresh.
+
+    Why: building a tile's SQLAlchemy statement costs 15–30 ms of Python here (measured by
+    ``bench/bench_tiles.py``'s world), as much as PostgreSQL's work on it, and one server process builds one
+    at a time. The layer builds its rows for a sentinel box; its four numbers are then swapped for parameters.
+    """
+    coords = (bindparam("tile_z", type_=Integer), bindparam("tile_x", type_=Integer),
+              bindparam("tile_y", type_=Integer))
+    stmt = _statement(layer, z, _SENTINEL, coords, datum)
+    found: set[float] = set()
+    corners = dict(zip(_SENTINEL, _CORNERS, strict=True))
+
+    def swap(element: Any, **_: Any) -> Any:
+        if isinstance(element, BindParameter) and isinstance(element.value, float) and element.value in corners:
+            found.add(element.value)
+            return bindparam(corners[element.value], type_=Float)
+        return None
+
+    swapped = typed(Select[Any], visitors.replacement_traverse(stmt, {}, swap))
+    return swapped if found == set(corners) else None
+
+
+class _Templates:
+    """Tile statements by the layer as configured (``repr``: filters, scope, radius), zoom and datum, each
+    used for ``TEMPLATE_SECONDS`` at most: a layer's rows may hold the moment they were built (the last year
+    up to now, the week's bookings), so no tile counts from a moment more than a few seconds old."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple[str, int, str], tuple[float, Select[Any] | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, layer: Layer, z: int, datum: Datum) -> Select[Any] | None:
+        key = (repr(layer), z, datum)
+        now = time.monotonic()
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and now - kept[0] <= TEMPLATE_SECONDS:
+                self._kept.move_to_end(key)
+                return kept[1]
+        made = _template(layer, z, datum)
+        with self._lock:
+            self._kept[key] = (now, made)
+            self._kept.move_to_end(key)
+            while len(self._kept) > _MAX_TEMPLATES:
+                self._kept.popitem(last=False)
+        return made
+
+
+_templates = _Templates()
+
+
+def _values(tile: Tile, datum: Datum) -> dict[str, Any]:
+    box = tile.buffered_bounds()
+    rows_box = box if datum == "wgs84" else _wgs84_box_of_gcj02(box)
+    return {"tile_z": tile.z, "tile_x": tile.x, "tile_y": tile.y,
+            **dict(zip(_CORNERS, (float(v) for v in rows_box), strict=True))}
+
+
+def tile_statement(layer: Layer, tile: Tile, datum: Datum = "wgs84") -> Select[Any]:
+    """One statement whose single value is the tile's MVT bytes (an empty bytea for an empty tile).
+
+    ``datum="gcj02"``: the tile of a GCJ-02 map (AMap). Each feature is moved by the GCJ-02 offset at its
+    centroid (``gcj02_offset_sql``, the formula of ``gis.spatial.crs``): the offset changes by about 2.5 m per
+    km, so a 100 m cell is placed within 0.3 m and a 2 km community, drawn at zoom 12–13 where a pixel is
+    17–34 m, within a few metres: less than a pixel at the zoom where each is drawn."""
+    template = _templates.get(layer, tile.z, datum)
+    if template is not None:
+        return template.params(_values(tile, datum))
+    box = tile.buffered_bounds()
+    rows_box = box if datum == "wgs84" else _wgs84_box_of_gcj02(box)
+    return _statement(layer, tile.z, rows_box, (tile.z, tile.x, tile.y), datum)
+
+
 def render_tile(session: Session, layer: Layer, tile: Tile, datum: Datum = "wgs84") -> bytes:
     """The MVT bytes of ``layer`` in ``tile``: one layer named ``layer.id``, geometry in tile units."""
     # PostGIS declares its functions costly, so PostgreSQL would JIT-compile a tile's plan for longer than the
     # tile takes to make; off for the rest of this transaction only.
     session.execute(text("SET LOCAL jit = off"))
-    return bytes(session.execute(tile_statement(layer, tile, datum)).scalar_one())
+    template = _templates.get(layer, tile.z, datum)
+    if template is None:
+        return bytes(session.execute(tile_statement(layer, tile, datum)).scalar_one())
+    return bytes(session.execute(template, _values(tile, datum)).scalar_one())

@@ -183,8 +183,10 @@ class Incident(Base):
         # Density tiles count per area, category and time window, open and overdue: index-only (migration 0011).
         Index("ix_incident_cell_density", "cell_code", "category_code", "reported_at",
               postgresql_include=["status", "deadline_at"]),
+        # A cell tile counts its cells' communities' cases by this index, kept per cell by the cell code
+        # included (migration 0017).
         Index("ix_incident_community_density", "community_code", "category_code", "reported_at",
-              postgresql_include=["status", "deadline_at"]),
+              postgresql_include=["status", "deadline_at", "cell_code"]),
         Index("ix_incident_subdistrict_density", "subdistrict_code", "category_code", "reported_at",
               postgresql_include=["status", "deadline_at"]),
         # Overdue and escalation scans look only at cases whose clock is running.

@@ -147,3 +147,22 @@ def test_tilejson_names_the_tiles_with_the_same_filters(
     assert body["vector_layers"][0]["fields"]["incidents"] == "Number"
     west, south, east, north = body["bounds"]
     assert west < 109.7005 < east and south < LAT < north
+
+
+def test_a_cached_tile_is_served_again_and_a_new_case_shows_at_once(
+    client: TestClient, world: Session, make_user: Callable[..., User], auth_headers: Callable[[User], Headers],
+    tmp_path: Path,
+) -> None:
+    centre = auth_headers(make_user("supervisor"))
+    worker = make_user("grid_worker")
+    users.assign_cells(world, worker, [WORLD_CELLS[0]])
+    mine = auth_headers(worker)
+    assert _counts(client, URL, centre, tmp_path)[WORLD_CELLS[1]] == 2
+    cache = client.app.state.tile_cache  # type: ignore[attr-defined]
+    assert cache.enabled and len(cache) == 1
+    assert _counts(client, URL, centre, tmp_path)[WORLD_CELLS[1]] == 2
+    assert cache.hits == 1
+    assert _counts(client, URL, mine, tmp_path)[WORLD_CELLS[1]] == 0  # another scope: not the centre's tile
+    add_incident(world, WORLD_CELLS[1], 109.7017)  # the write moves the data version
+    assert _counts(client, URL, centre, tmp_path)[WORLD_CELLS[1]] == 3
+    assert cache.hits == 1

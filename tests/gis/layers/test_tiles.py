@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyogrio
 import pytest
@@ -18,8 +19,9 @@ from gis.errors import InvalidInput
 from gis.incidents.categories import load_categories
 from gis.incidents.query import IncidentFilter
 from gis.layers import registry
+from gis.layers.base import BBox
 from gis.layers.density import IncidentDensityLayer
-from gis.layers.tiles import Tile, render_tile, tile_for
+from gis.layers.tiles import Datum, Tile, _statement, _template, _wgs84_box_of_gcj02, render_tile, tile_for
 from gis.models import GridCell, Incident
 from gis.settings import Settings
 from tests.factories import FIRST_COMMUNITY, WORLD_CELLS, add_world
@@ -127,6 +129,33 @@ def test_every_layer_of_the_registry_makes_a_tile_gdal_reads(db: Session, tmp_pa
         columns = set(frame.columns) - {"geometry", "mvt_id"}  # GDAL adds mvt_id; MVT leaves out nulls
         assert layer.key.name in columns and columns <= {f.name for f in layer.fields}, layer.id
         assert math.isfinite(frame.total_bounds[0])
+
+
+@pytest.mark.parametrize("datum", ["wgs84", "gcj02"])
+def test_a_tile_from_the_kept_statement_equals_one_built_for_it_alone(db: Session, datum: Datum) -> None:
+    """``render_tile`` reuses one statement per layer and zoom, the tile's box bound as parameters: every layer
+    of the registry, at cell and community zoom, gives the very bytes of a statement built for that tile."""
+    add_layer_world(db)
+    layers = registry(Settings(database_url="postgresql://unused/unused")).values()
+    for z in (12, 15):
+        tile = tile_for(109.7015, 28.251, z)
+        neighbour = Tile(z, tile.x + 1, tile.y)
+        for layer in layers:
+            render_tile(db, layer, neighbour, datum)  # keeps the statement, made for another tile
+            box = tile.buffered_bounds()
+            alone = _statement(layer, z, box if datum == "wgs84" else _wgs84_box_of_gcj02(box),
+                               (tile.z, tile.x, tile.y), datum)
+            assert render_tile(db, layer, tile, datum) == bytes(db.execute(alone).scalar_one()), (layer.id, z)
+
+
+def test_a_layer_that_computes_from_the_box_is_built_per_tile() -> None:
+    class Widened(IncidentDensityLayer):
+        def tile_rows(self, bbox: Any, z: int) -> Any:
+            west, south, east, north = bbox
+            return super().tile_rows(BBox(west - 0.01, south, east, north), z)
+
+    assert _template(Widened(metric_crs=4546), 15, "wgs84") is None
+    assert _template(IncidentDensityLayer(metric_crs=4546), 15, "wgs84") is not None
 
 
 def test_a_gcj02_tile_places_each_cell_by_the_projects_conversion_within_a_metre(
