@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException
 
 from api.deps import AUTHENTICATION_REQUIRED, current_user, required_credentials, token_config, verified_subject
 from api.errors import refusal
-from api.messages import messages, preferred_language
+from api.messages import Lang, messages, preferred_language
 from gis.errors import Unauthenticated
 from gis.incidents.photos import DEFAULT_MAX_BYTES
 
@@ -61,9 +61,10 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
-INTERNAL_ERROR = orjson.dumps({"detail": "an error of the server; its log has the cause",
-                               "code": "InternalError",
-                               "messages": {"zh-CN": "服务器内部错误，请稍后重试", "en": "an error of the server"}})
+def internal_error(lang: Lang) -> bytes:
+    """The body of a 500 made here, in every error body's shape; the cause stays in the server's log."""
+    texts = messages(["InternalError"], "an error of the server; its log has the cause")
+    return orjson.dumps({"detail": texts[lang], "code": "InternalError", "message": texts[lang], "messages": texts})
 
 
 class GuardRefusal(HTTPException):
@@ -151,7 +152,8 @@ class RequestGuard:
             # headers and in no shape of ours. Answer it here (the one outside sees the answer started and only
             # logs), then let the error go on to the server's log.
             if not started:
-                await _send_json(send, 500, INTERNAL_ERROR)
+                lang = preferred_language(headers.get("accept-language"))
+                await _send_json(send, 500, internal_error(lang), lang)
             raise
 
     # -- the checks ------------------------------------------------------------------------------------------

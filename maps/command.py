@@ -165,6 +165,7 @@ def build_command_map(
     # The plugins extend the global L, so they load after Leaflet (Folium's default_js), before the page's script.
     m.default_js = [*m.default_js, *((a.name, a.url(static_url)) for a in SCRIPTS),
                     ("wangge_datum", f"{static_url.rstrip('/')}/datum.js"),
+                    ("wangge_basemap", f"{static_url.rstrip('/')}/basemap.js"),
                     ("wangge_map", f"{static_url.rstrip('/')}/map.js")]
     config = config or CommandConfig(layers=layer_entries(layers), basemap=basemap or {"kind": "none"},
                                      sharing_radius_m=sharing_radius_m)

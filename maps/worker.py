@@ -114,6 +114,8 @@ class WorkerApp(MacroElement):
         <script src="{{ this.htmx_url }}"></script>
         <script src="{{ this.idb_url }}"></script>
         <script src="{{ this.static_url }}/pages.js"></script>
+        <script src="{{ this.static_url }}/datum.js"></script>
+        <script src="{{ this.static_url }}/basemap.js"></script>
         <script src="{{ this.static_url }}/worker.js"></script>
         <script src="{{ this.static_url }}/worker_outbox.js"></script>
         <script src="{{ this.static_url }}/worker_patrol.js"></script>

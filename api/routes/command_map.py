@@ -22,17 +22,15 @@ from sqlalchemy.orm import Session
 
 from api.deps import BBoxDep, CurrentUser, LayersDep, SessionDep, SettingsDep, forbid_extra_query
 from api.routes.incidents import FilterDep
-from api.routes.pages import JISHOU_CENTER, STATIC_DIR, STATIC_URL
+from api.routes.pages import JISHOU_CENTER, STATIC_DIR, STATIC_URL, page_basemap
 from api.routes.tiles import Radius, configured_layer
-from gis.errors import InvalidInput, NotFound, SetupError
+from gis.errors import InvalidInput, NotFound
 from gis.incidents.query import IncidentFilter
 from gis.incidents.visibility import list_scope
 from gis.layers import BBox
 from gis.layers.tiles import MAX_ZOOM
 from gis.models import AdminArea, AdminLevel, User
-from gis.settings import Settings
 from maps.assets import render
-from maps.basemaps import basemap_for
 from maps.classes import MAX_CLASSES, Scheme, classify
 from maps.command import build_command_map
 from maps.takeaway import TakeawayMap, picture, plan_for, standalone_html
@@ -52,15 +50,8 @@ def command_map_page(session: SessionDep, layers: LayersDep, settings: SettingsD
     ).one()
     center = JISHOU_CENTER if box[0] is None else ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
     m = build_command_map(layers=layers.values(), center=center, zoom=13, static_url=STATIC_URL,
-                          sharing_radius_m=settings.sharing_radius_m, basemap=_basemap(settings))
+                          sharing_radius_m=settings.sharing_radius_m, basemap=page_basemap(settings))
     return HTMLResponse(render(m), headers={"Cache-Control": "no-cache"})
-
-
-def _basemap(settings: Settings) -> dict[str, Any]:
-    try:
-        return basemap_for(settings).as_json()
-    except ValueError as exc:
-        raise SetupError(str(exc)) from None
 
 
 def _breaks(raw: str | None) -> list[float]:

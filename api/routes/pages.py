@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from api.deps import LayersDep, SessionDep, SettingsDep
 from api.routes.page_parts import page_templates
+from gis.errors import SetupError
 from gis.models import AdminArea, AdminLevel, Role, Status
 from gis.settings import Settings
 from maps.assets import render
+from maps.basemaps import basemap_for
 from maps.worker import WorkerConfig, build_worker_map, layer_views
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -56,13 +58,21 @@ def _communities_center(session: Session) -> tuple[float, float] | None:
 
 
 @router.get("/", response_class=HTMLResponse, operation_id="worker_page", summary="The grid worker's map page")
-def worker_page(session: SessionDep, layers: LayersDep) -> HTMLResponse:
+def worker_page(session: SessionDep, layers: LayersDep, settings: SettingsDep) -> HTMLResponse:
     center = _communities_center(session) or JISHOU_CENTER
-    config = WorkerConfig(layers=layer_views(layers), extra={"homes": HOMES})
+    config = WorkerConfig(layers=layer_views(layers), extra={"homes": HOMES, "basemap": page_basemap(settings)})
     html = render(build_worker_map(center=center, zoom=14, config=config, static_url=STATIC_URL))
     # The page is the same for everyone, but a deploy changes it: let the phone revalidate each time.
     return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
+
+
+def page_basemap(settings: Settings) -> dict[str, Any]:
+    """The base map every page draws (``maps.basemaps``); a setting that cannot work is a 503 naming it."""
+    try:
+        return basemap_for(settings).as_json()
+    except ValueError as exc:
+        raise SetupError(str(exc)) from None
 
 
 def _role_page(session: Session, settings: Settings, template: str, *, page: str, title: str, roles: list[Role],
@@ -70,7 +80,7 @@ def _role_page(session: Session, settings: Settings, template: str, *, page: str
     center = _communities_center(session) or JISHOU_CENTER
     html = page_templates.get_template(template).render(
         page=page, title=title, roles=[str(r) for r in roles], site_title=settings.site_title, static=STATIC_URL,
-        config={"api": "/api/v1", "center": center, "homes": HOMES}, **context)
+        config={"api": "/api/v1", "center": center, "homes": HOMES, "basemap": page_basemap(settings)}, **context)
     return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
 

@@ -126,11 +126,8 @@
       this.setAttribute("aria-expanded", String(open));
     });
     // Folium gives the zoom limits to tile layers, and this map has none: markercluster needs the map's own.
-    if ((this.config.basemap || {}).datum === "gcj02") {
-      // AMap's tiles are GCJ-02: project every WGS84 overlay through it (set before any layer is added).
-      this.map.options.crs = WanggeDatum.crs();
-      this.map._resetView(this.map.getCenter(), this.map.getZoom(), true);
-    }
+    // AMap's tiles are GCJ-02: basemap.js projects every WGS84 overlay through it (before any layer is added).
+    WanggeBasemap.setDatum(this.map, this.config.basemap);
     this.map.setMinZoom(this.config.min_zoom);
     this.map.setMaxZoom(this.config.max_zoom);
     if (this.state.view) this.map.setView([this.state.view.lat, this.state.view.lon], this.state.view.z);
@@ -285,7 +282,7 @@
   App.prototype.tileUrl = function (id, extra) {
     var params = this.layerInfo[id] && this.layerInfo[id].counts_incidents ? this.filterParams() : new URLSearchParams();
     if (extra) Object.keys(extra).forEach(function (k) { if (extra[k]) params.set(k, extra[k]); });
-    if ((this.config.basemap || {}).datum === "gcj02") params.set("datum", "gcj02");
+    WanggeBasemap.tileParams(this.config.basemap, params);
     var q = params.toString();
     return this.config.tiles + "/" + id + "/{z}/{x}/{y}.mvt" + (q ? "?" + q : "");
   };
@@ -381,12 +378,7 @@
       out["行政区划底图"] = light.addTo(this.map);
       return out;
     }
-    if (b.kind !== "none" && b.url) {
-      out[b.title || "底图"] = L.tileLayer(b.url, { attribution: b.attribution || "", maxZoom: b.max_zoom || 18,
-                                                    subdomains: b.subdomains || "abc" }).addTo(this.map);
-      (b.overlays || []).forEach(function (o) { L.tileLayer(o.url, { maxZoom: b.max_zoom || 18, subdomains: b.subdomains || "abc" }).addTo(this.map); }, this);
-    }
-    return out;
+    return WanggeBasemap.addTiles(this.map, b);  // its datum was set in start, before any layer
   };
 
   App.prototype.layersChanged = function () {

@@ -126,6 +126,8 @@
     var box = $("wg-map");
     if (!box || map) return;
     map = L.map(box, { zoomControl: false }).setView([config.center[1], config.center[0]], 14);
+    // The base map setting, as on /map: tiles under the rows, and AMap's GCJ-02 for every marker and click.
+    WanggeBasemap.apply(map, config.basemap);
     L.control.zoom({ position: "bottomright", zoomInTitle: "放大", zoomOutTitle: "缩小" }).addTo(map);
     L.control.scale({ position: "bottomright", imperial: false }).addTo(map);
     map.attributionControl.setPrefix(false);
@@ -226,7 +228,8 @@
     if (session()) begin(); else showLogin("");
   }
 
-  window.WanggePages = { api: api, status: status, errorText: errorText, loadPhotos: loadPhotos };
+  window.WanggePages = { api: api, status: status, errorText: errorText, loadPhotos: loadPhotos,
+                         map: function () { return map; } };
   // The role pages start here; the worker's map page (worker.js) uses only the htmx wiring above.
   document.addEventListener("DOMContentLoaded", function () {
     if (document.body.classList.contains("wg-role-page")) start();

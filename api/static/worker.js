@@ -571,6 +571,8 @@
 
   function start(map, config) {
     STATUS_ZH = config.status_labels || {};
+    // The base map setting, as on /map (basemap.js): tiles, and AMap's GCJ-02 for every overlay, click and fix.
+    WanggeBasemap.apply(map, config.basemap);
     var worker = new Page(map, config);
     worker.makeLayers();
     worker.wire();

@@ -31,7 +31,9 @@ DESK: ViewportSize = {"width": 1280, "height": 900}
 OFFICER = ("zhaoliu", "zhiFa-2026", "赵六")
 SUPERVISOR = ("sunqi", "jianDu-2026", "孙七")
 STAFF = ("zhouba", "sheQu-2026", "周八")  # community staff of the worker's community
+MANAGER = ("qianjiu", "gongJian-2026", "钱九")  # the unit manager of UNIT
 UNIT = "吉首市图书馆"
+APPROVED_ROOM = "三楼报告厅"  # UNIT's room whose bookings wait for the manager's approval
 ADMIN = ("admin1", "guanLi-2026", "管理员甲")
 TEAM = "镇溪执法中队"
 
@@ -46,13 +48,21 @@ def role_people(browser_database: Engine) -> Iterator[None]:
         add_user(session, "admin", username=ADMIN[0], password=ADMIN[1], display_name=ADMIN[2])
         add_user(session, "community_staff", username=STAFF[0], password=STAFF[1], display_name=STAFF[2],
                  community_code=FIRST_COMMUNITY)
+        manager = add_user(session, "unit_manager", username=MANAGER[0], password=MANAGER[1],
+                           display_name=MANAGER[2])
         unit = facilities.create_unit(session, UnitSpec(name=UNIT, kind="government"))
+        facilities.add_manager(session, unit=unit, user=manager)
+        facilities.pair(session, unit=unit, community_code=FIRST_COMMUNITY, commitment="每月开放报告厅两次")
         facilities.create_facility(session, unit=unit, spec=FacilitySpec(
             name="二楼多功能厅", type="meeting_room", lon=REPORT_AT[0], lat=REPORT_AT[1] + 0.0004, capacity=60,
             opening_hours="Mo-Su 08:00-20:00"))
+        facilities.create_facility(session, unit=unit, spec=FacilitySpec(
+            name=APPROVED_ROOM, type="meeting_room", lon=REPORT_AT[0] + 0.0003, lat=REPORT_AT[1] + 0.0004,
+            capacity=120, opening_hours="Mo-Su 08:00-20:00", approval_required=True))
     yield
     with sessionmaker(browser_database)() as session, session.begin():
-        session.execute(delete(User).where(User.username.in_([OFFICER[0], SUPERVISOR[0], STAFF[0], ADMIN[0]])))
+        session.execute(delete(User).where(User.username.in_([OFFICER[0], SUPERVISOR[0], STAFF[0], ADMIN[0],
+                                                               MANAGER[0]])))
         session.execute(delete(Team).where(Team.name == TEAM))
         session.execute(delete(Unit).where(Unit.name == UNIT))
 
@@ -211,6 +221,7 @@ def test_a_case_goes_from_the_phone_through_desk_and_officer_and_back_to_closed(
     ("/officer", OFFICER, "#wg-list .wg-group"),
     ("/desk", SUPERVISOR, "#wg-list .wg-rows, #wg-list .wg-muted"),
     ("/sharing", STAFF, "#wg-list .wg-row"),
+    ("/sharing", MANAGER, "#wg-list [data-section=requests]"),
     ("/admin", ADMIN, "#wg-list .wg-table"),
 ])
 def test_every_page_fits_its_screen_without_console_errors(
@@ -224,7 +235,7 @@ def test_every_page_fits_its_screen_without_console_errors(
         seen.page.click("#wg-work-open")
         seen.page.locator("#wg-work-list .wg-group").first.wait_for()
     seen.page.wait_for_timeout(300)
-    seen.shot(f"page{path.replace('/', '-') if path != '/' else '-worker'}-{size}")
+    seen.shot(f"page{path.replace('/', '-') if path != '/' else '-worker'}-{who[0]}-{size}")
     seen.no_horizontal_scroll()
     seen.clean()
 
