@@ -329,6 +329,19 @@ def test_times_without_a_zone_are_read_in_the_time_zone_asked_for(
     assert stored.reported_at == datetime(2017, 1, 6, 2, 15, tzinfo=UTC)  # 21:15 EST is 02:15 UTC next day
 
 
+def test_a_case_number_takes_the_year_in_the_city_s_time_zone(
+    db: Session, street_world: StreetWorld, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path, [good(reported_at="2026-12-31 23:30", closed_at="", status="")])
+    settings = Settings(database_url="postgresql://unused/unused", timezone="America/New_York", case_prefix="NYC")
+
+    import_incidents(db, path, now=datetime(2027, 1, 2, tzinfo=UTC), settings=settings)
+
+    stored = db.scalar(select(Incident))
+    assert stored is not None and stored.reported_at == datetime(2027, 1, 1, 4, 30, tzinfo=UTC)
+    assert stored.public_id == f"NYC-2026-{stored.id:06d}"  # the year in New York, not in Beijing (2027)
+
+
 def test_the_settings_time_zone_is_the_default_for_naive_times(
     db: Session, street_world: StreetWorld, tmp_path: Path
 ) -> None:
