@@ -400,3 +400,15 @@ def test_an_open311_requests_dump_of_another_system_is_a_source(
         "closed", "09006", "乾州路 1 号", COMMUNITY_A)
     assert first.closed_at == datetime(2025, 6, 2, 2, 0, tzinfo=UTC)
     assert (second.status, second.community_code, second.closed_at) == ("reported", COMMUNITY_B, None)
+
+
+
+def test_ids_and_case_numbers_follow_the_file(db: Session, street_world: StreetWorld, tmp_path: Path) -> None:
+    rows = [good(lon=INSIDE_B[0], lat=INSIDE_B[1]), good(), good(lon=INSIDE_B[0], lat=INSIDE_B[1]), good()]
+    import_incidents(db, write_csv(tmp_path, rows), now=NOW)
+
+    stored = db.execute(select(Incident.id, Incident.public_id, Incident.community_code, IncidentEvent.data)
+                        .join(IncidentEvent, IncidentEvent.incident_id == Incident.id).order_by(Incident.id)).all()
+    assert [data["row"] for *_, data in stored] == [2, 3, 4, 5]  # the file's data rows, in id order
+    assert [community for _, _, community, _ in stored] == [COMMUNITY_B, COMMUNITY_A, COMMUNITY_B, COMMUNITY_A]
+    assert [public_id for _, public_id, *_ in stored] == sorted(public_id for _, public_id, *_ in stored)
