@@ -10,6 +10,13 @@ Everything is deterministic for a given seed. Geometry is built in the metric CR
 EPSG:4326, the way boundaries are stored.
 
     python -m bench.synthetic_city --communities 100 --cells 10000 --out city.geojson
+    python -m bench.synthetic_city --communities 100 --cells 60000 --big-areas long --out city.gpkg \
+        --grid-out cells.gpkg
+
+With ``--grid-out`` the unit grid is built too (in memory, by ``gis.areas.big_areas``, as ``wangge grid build``
+cuts it) and written beside: 100 communities of 60,000 cells are ~600 cells each on average but the largest
+Voronoi communities need well over 999, so such a city builds only with a big-area choice (``long``: longer
+cell numbers; ``fit``: the smallest cell size at which every community fits); ``refuse`` names them.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from gis.areas.big_areas import BigAreas, GridPlan, build_for_all
+from gis.areas.grid import GridSpec, TooManyCells
 from gis.models import AdminArea
 
 JISHOU = (109.7, 28.3)  # lon, lat of the city centre
@@ -88,6 +97,23 @@ def synthetic_city(
     frame = frame[[len(shapely.get_parts(g)) > 0 for g in frame.geometry]]  # empty subdistricts: none drawn
     frame = frame.set_geometry([_multi(g) for g in frame.geometry], crs=metric_crs)
     return frame.to_crs(4326).reset_index(drop=True)
+
+
+def city_grid(
+    city: gpd.GeoDataFrame, big_areas: BigAreas = BigAreas.refuse, *, cell_size: float = 100.0,
+    metric_crs: int = METRIC_CRS,
+) -> tuple[gpd.GeoDataFrame, GridPlan]:
+    """The unit grid of ``city``'s communities (``code``, ``community_code``, ``area_m2``, geometry in
+    EPSG:4326) and the plan the build chose, under the big-area choice ``big_areas``.
+
+    Raises ``gis.areas.grid.TooManyCells`` under ``refuse`` when a community needs more than 999 cells."""
+    communities = city[city["level"] == "community"].to_crs(metric_crs)
+    built, plan = build_for_all(list(zip(communities["code"], communities.geometry.values, strict=True)),
+                                GridSpec(cell_size), big_areas)
+    codes, owners, geoms, areas = built.arrays()
+    cells = gpd.GeoDataFrame({"code": codes, "community_code": owners, "area_m2": areas}, geometry=geoms,
+                             crs=metric_crs)
+    return cells.to_crs(4326), plan
 
 
 def incident_points(
@@ -177,9 +203,20 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=10_000, help="about this many 100 m cells")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--out", type=Path, required=True, help=".geojson, .gpkg or .shp")
+    parser.add_argument("--grid-out", type=Path, help="also build the unit grid and write its cells here")
+    parser.add_argument("--big-areas", choices=[b.value for b in BigAreas], default=BigAreas.refuse.value,
+                        help="with --grid-out: what a community needing more than 999 cells gets "
+                             "(gis/areas/big_areas.py)")
     args = parser.parse_args()
     city = synthetic_city(args.communities, side_m=side_for_cells(args.cells), seed=args.seed)
     print(f"{len(city)} areas → {write_city(city, args.out)}")
+    if args.grid_out:
+        try:
+            cells, plan = city_grid(city, BigAreas(args.big_areas))
+        except TooManyCells as exc:
+            parser.exit(2, f"grid: {exc}\n")
+        chosen = plan.describe() or "every community fits the national 15-digit code"
+        print(f"{len(cells):,} cells of {plan.spec.cell_size:g} m ({chosen}) → {write_city(cells, args.grid_out)}")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ def build(
 def import_(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or Shapefile with one polygon per cell.")],
-    code_field: Annotated[str | None, typer.Option(help="Column of the 15-digit cell codes (guessed).")] = None,
+    code_field: Annotated[str | None, typer.Option(
+        help="Column of the cell codes (guessed): 15 digits, or <community id>-<number> under code scheme any.",
+    )] = None,
     crs: Annotated[str | None, typer.Option(help="CRS when the file has none, e.g. EPSG:4546.")] = None,
 ) -> None:
     """Import an existing unit grid, all or nothing: the file's communities get exactly the file's cells."""

@@ -46,6 +46,7 @@ from gis.incidents import workflow
 from gis.incidents.geojson import incidents_geojson
 from gis.incidents.query import IncidentFilter, list_incidents
 from gis.incidents.visibility import list_scope, sees_reporter
+from gis.incidents.work_calendar import default_calendar
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Status, User
 from gis.people import permissions
 from gis.people.permissions import Action
@@ -220,6 +221,7 @@ def get_incident(
 )
 def transition_incident(
     ref: IncidentRef, body: IncidentTransition, response: Response, session: SessionDep, user: CurrentUser,
+    settings: SettingsDep,
     if_match: Annotated[str | None, Header(alias="If-Match", description="The ETag you read")] = None,
 ) -> IncidentRead:
     workflow.require_move_role(user, body.to)  # rights first: before the case is even looked for
@@ -227,7 +229,8 @@ def transition_incident(
     version = expected_version(if_match, body.version)
     photos = _own_photos(session, incident, body.photo_ids)
     workflow.transition(session, incident=incident, to=body.to, actor=user, note=body.note,
-                        expected_version=version, data=body.data(), photos=photos)
+                        expected_version=version, data=body.data(), photos=photos,
+                        calendar=default_calendar(settings))
     session.refresh(incident, ["photos"])
     versioned(response, incident)
     return read_for(session, user, incident, full=True)

@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -54,7 +55,6 @@ from gis.incidents import service as incidents
 from gis.incidents.categories import get_category, list_categories
 from gis.incidents.query import IncidentFilter, list_incidents
 from gis.incidents.visibility import full_view, list_scope
-from gis.incidents.work_calendar import SHANGHAI
 from gis.models import Incident, IncidentEvent, IncidentPhoto, Source, Status, Team, User
 from gis.models.incidents import FINAL_STATUSES
 from gis.people import users
@@ -131,8 +131,9 @@ class Open311Route(APIRoute):
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
 
 
-def w3c(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(SHANGHAI).isoformat(timespec="seconds")
+def w3c(moment: datetime | None, zone: ZoneInfo) -> str | None:
+    """A W3C date-time with the city's own offset (``Settings.zone``), as a 311 client shows it."""
+    return None if moment is None else moment.astimezone(zone).isoformat(timespec="seconds")
 
 
 def base_url(request: Request) -> str:
@@ -172,7 +173,7 @@ def service_definition(service_code: str, fmt: Format, session: SessionDep) -> R
 
 # -- reading requests -----------------------------------------------------------------------------------------
 def service_request(incident: Incident, *, full: bool, teams: dict[int, str], note: str | None,
-                    media_url: str | None) -> ServiceRequest:
+                    media_url: str | None, zone: ZoneInfo) -> ServiceRequest:
     point = to_shape(incident.location)
     status = Status(incident.status)
     notes = f"{status.label_zh} ({status.value})" + (f"：{note}" if full and note else "")
@@ -184,9 +185,9 @@ def service_request(incident: Incident, *, full: bool, teams: dict[int, str], no
         service_code=incident.category_code,
         description=incident.description if full else None,
         agency_responsible=teams.get(incident.team_id) if incident.team_id is not None else None,
-        requested_datetime=w3c(incident.reported_at) or "",
-        updated_datetime=w3c(incident.updated_at) or "",
-        expected_datetime=w3c(incident.deadline_at),
+        requested_datetime=w3c(incident.reported_at, zone) or "",
+        updated_datetime=w3c(incident.updated_at, zone) or "",
+        expected_datetime=w3c(incident.deadline_at, zone),
         address=incident.address if full else None,
         lat=point.y,
         long=point.x,
@@ -213,9 +214,10 @@ def _documents(
     ):
         first_photo.setdefault(incident_id, photo_id)
     root = base_url(request)
+    zone = request.app.state.settings.zone
     return [
         service_request(
-            i, full=full[i.id], teams=teams, note=notes.get(i.id),
+            i, full=full[i.id], teams=teams, note=notes.get(i.id), zone=zone,
             media_url=f"{root}/api/v1/incidents/{i.id}/photos/{first_photo[i.id]}" if i.id in first_photo else None,
         )
         for i in items

@@ -30,7 +30,7 @@ from gis.incidents import workflow, worklists
 from gis.incidents.photos import check_photo, store_photo
 from gis.incidents.query import IncidentFilter, list_incidents
 from gis.incidents.visibility import full_view, list_scope
-from gis.incidents.work_calendar import SHANGHAI
+from gis.incidents.work_calendar import SHANGHAI, default_calendar
 from gis.models import AdminArea, Category, Incident, IncidentEvent, PhotoKind, Role, Status, Team, User
 from gis.people import permissions, users
 from gis.people.permissions import Action
@@ -277,7 +277,7 @@ def _move(session: Session, user: User, request: Request, ref: str, to: str, ver
         stored.append(store_photo(session, incident=incident, photo=checked, kind=kind, uploader=user,
                                   photo_dir=request.app.state.settings.photo_dir))
     workflow.transition(session, incident=incident, to=to, actor=user, note=note or None, expected_version=version,
-                        data=data, photos=stored)
+                        data=data, photos=stored, calendar=default_calendar(request.app.state.settings))
     session.refresh(incident, ["photos"])
     return _case(session, user, incident, headers={"HX-Trigger": "wg-changed"})
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gis.areas import grid
 from gis.areas.grid_store import STAGED_TABLE, WriteCounts, merge_staged, stage_cells
+from gis.areas.schemes import CodeScheme
 from gis.errors import Problem, ValidationFailed
 from gis.settings import Settings, get_settings
 
@@ -52,9 +53,11 @@ def import_grid(
 
     The cells of every community named in the file become exactly the file's (upserted by code, codes
     not in the file deleted); other communities are not touched. ``code_field`` names the column of the
-    15-digit codes (guessed otherwise); ``crs`` is used when the file has none.
+    cell codes (guessed otherwise); ``crs`` is used when the file has none. Codes follow the settings'
+    ``code_scheme`` (:mod:`gis.areas.schemes`): 15 digits (or a long sequence) under ``cn`` and ``adcode``,
+    ``<community id>-<number>`` under ``any``.
 
-    Errors, each naming the cell: a code that is not 15 digits, a duplicate code, a missing or
+    Errors, each naming the cell: a code that is not a cell code of the scheme, a duplicate code, a missing or
     non-polygonal geometry, a community part of the code that is not a current community, more than
     1% of a cell outside its community, two cells overlapping by more than 1 m². Gaps left in a community
     are warnings.
@@ -70,30 +73,33 @@ def import_grid(
 
     settings = settings or get_settings()
     metric = settings.metric_crs
+    scheme = CodeScheme(settings.code_scheme)
     file = readers.read_vector(path, crs=crs)
     column = readers.pick_column(file, code_field, CODE_FIELD_GUESSES, what="cell code", option="--code-field")
     source = Path(path).name
-    problems, codes, geoms = _check_features(file.frame[column].tolist(), list(file.frame.geometry.values))
+    problems, codes, geoms = _check_features(file.frame[column].tolist(), list(file.frame.geometry.values), scheme)
     problems = [*file.warnings, *problems]
+    community_of = {code: scheme.community_of_cell(code) or "" for code in codes}  # all good after the check
     if codes:
-        stage_cells(session, codes=codes, community_codes=[c[:12] for c in codes],
+        stage_cells(session, codes=codes, community_codes=[community_of[c] for c in codes],
                     geoms=np.asarray(geoms, dtype=object), areas=None, indexed=True)
-        problems += _check_staged(session, metric_crs=metric)
+        problems += _check_staged(session, metric_crs=metric, community_of=community_of)
     if not codes and not any(p.severity == "error" for p in problems):
         problems.append(Problem("error", source, "holds no cell", "give a file with one polygon per cell"))
     failed = ValidationFailed(problems=problems, what=f"grid file {source}")
     if failed.errors:
         raise failed
-    communities = sorted({c[:12] for c in codes})
+    communities = sorted(set(community_of.values()))
     written = merge_staged(session, communities, metric_crs=metric)
     return ImportReport(source=source, communities=len(communities), cells=len(codes), written=written,
                         warnings=[p for p in problems if p.severity != "error"])
 
 
 def _check_features(
-    values: Sequence[object], geometries: Sequence[BaseGeometry | None]
+    values: Sequence[object], geometries: Sequence[BaseGeometry | None], scheme: CodeScheme
 ) -> tuple[list[Problem], list[str], list[BaseGeometry]]:
-    """The checks that need no database: codes (15 digits, unique) and geometries (polygonal, valid).
+    """The checks that need no database: codes (cell codes of ``scheme``, unique) and geometries (polygonal,
+    valid).
 
     Returns the problems and the codes and geometries that passed.
     """
@@ -107,9 +113,9 @@ def _check_features(
     for row, (value, geom) in enumerate(zip(values, geometries, strict=True), start=1):
         code = normalise_code(value)
         label = f"cell {code} (row {row})" if code else f"row {row}"
-        if code is None or len(code) != 15 or not code.isdigit():
-            problems.append(Problem("error", label, f"code {value!r} is not 15 digits",
-                                    "codes are the community's 12 digits followed by a 3-digit number"))
+        wrong = scheme.cell_problem(code)
+        if wrong is not None or code is None:
+            problems.append(Problem("error", label, f"code {wrong}", f"codes are {scheme.cell_wanted()}"))
             continue
         if code in first_row:
             problems.append(Problem("error", label, f"duplicate code: row {first_row[code]} has it too",
@@ -165,17 +171,17 @@ ORDER BY a.code
 """)
 
 
-def _check_staged(session: Session, *, metric_crs: int) -> list[Problem]:
+def _check_staged(session: Session, *, metric_crs: int, community_of: dict[str, str]) -> list[Problem]:
     """The checks against the store and between cells, in PostGIS on the staged cells."""
     problems = [
-        Problem("error", f"cell {code}", f"community {code[:12]} (the code's first 12 digits) is not a current "
-                "community", "correct the code, or load that community's boundary first")
+        Problem("error", f"cell {code}", f"community {community_of[code]} (the code's community part) is not a "
+                "current community", "correct the code, or load that community's boundary first")
         for (code,) in session.execute(_UNKNOWN_COMMUNITY_SQL)
     ]
     params = {"metric": metric_crs}
     problems += [
         Problem("error", f"cell {code}", f"{outside:,.1f} m² ({outside / area:.1%}) lies outside its community "
-                f"{code[:12]}", "redraw the cell inside its community, or correct its code")
+                f"{community_of[code]}", "redraw the cell inside its community, or correct its code")
         for code, outside, area in session.execute(_OUTSIDE_SQL, {**params, "share": IMPORT_OUTSIDE_SHARE})
     ]
     problems += [

@@ -29,6 +29,7 @@ from gis.areas.divisions import is_valid_code, level_of_code, normalise_code, pa
 from gis.models.areas import AdminLevel
 
 MAX_CODE_LENGTH = 40  # admin_area.code; a cell code adds a separator and its number
+MAX_CELL_CODE_LENGTH = 48  # grid_cell.code
 STANDARD_SEQUENCE_DIGITS = 3  # the national 15-digit cell code: 12 + 3
 TOKEN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.\-]*$")
 
@@ -93,6 +94,34 @@ class CodeScheme(enum.StrEnum):
             raise ValueError(f"cell number {sequence} does not fit {digits} digits")
         separator = "-" if self is CodeScheme.any else ""
         return f"{community_code}{separator}{sequence:0{digits}d}"
+
+    def community_of_cell(self, code: str) -> str | None:
+        """The community code that a cell code begins with (the inverse of :meth:`cell_code`, for numbers of
+        any length: long sequences too); None when ``code`` is not a cell code of this scheme."""
+        if self is CodeScheme.any:
+            community, _, number = code.rpartition("-")
+            community_good = bool(community) and self.problem(community) is None
+        else:
+            community, number = code[:12], code[12:]
+            community_good = community.isascii() and community.isdigit()
+        number_good = number.isascii() and number.isdigit() and len(number) >= STANDARD_SEQUENCE_DIGITS
+        return community if community_good and number_good and len(code) <= MAX_CELL_CODE_LENGTH else None
+
+    def cell_problem(self, code: str | None) -> str | None:
+        """What is wrong with a cell code, as a phrase naming the rule; None when it is good."""
+        if code is None:
+            return "is missing"
+        if self.community_of_cell(code) is not None:
+            return None
+        if self is CodeScheme.any:
+            return f"{code!r} is not a community id, '-' and a number of at least 3 digits"
+        return f"{code!r} is not 15 digits (a 12-digit community code and a 3-digit number, or a longer number)"
+
+    def cell_wanted(self) -> str:
+        """What a good cell code is, for a person fixing a file."""
+        if self is CodeScheme.any:
+            return "the community's id, '-' and the cell's number, e.g. 311-042"
+        return "the community's 12 digits followed by a 3-digit number, e.g. 433101004003001"
 
 
 def _datav_parent(value: object) -> object:

@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from gis.db import driver_connection
 from gis.evaluation import facts
-from gis.incidents.work_calendar import SHANGHAI
+from gis.incidents.bulk_keys import keys_checked_once
 from gis.models import SRID, User
 from gis.progress import ProgressReporter
-from gis.settings import get_settings
+from gis.settings import Settings, get_settings
 
 INCIDENT_COLUMNS = (
     "id", "public_id", "category_code", "description", "location", "address", "source", "cell_code",
@@ -59,16 +59,18 @@ _NULL = "\\N"  # COPY text format's NULL
 
 def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, good: np.ndarray, file_name: str,
                    actor: User | None, now: datetime, progress: ProgressReporter, *, offline: bool = False,
-                   case_prefix: str | None = None) -> int:
+                   settings: Settings | None = None) -> int:
     """COPY the ``good`` rows of the checked ``columns`` (as ``gis.incidents.bulk_import`` leaves them: located,
     parsed, stripped), then one ``import`` event each naming the file's row (``rows``); returns how many
     incidents were written.
 
     Both tables are loaded by COPY in its text format, written a block at a time from whole columns (escaped
     and joined by vectorised string operations), not row by row through the driver. A writer thread sends
-    the blocks, so PostgreSQL reads one while the next is being formatted here. ``offline`` allows
-    :func:`bulk_load` to drop and rebuild indexes and keys (locking the tables); never while the city runs."""
-    prefix = case_prefix or get_settings().case_prefix
+    the blocks, so PostgreSQL reads one while the next is being formatted here. Foreign keys are checked once
+    per distinct value rather than per row where the database allows it (``gis.incidents.bulk_keys``).
+    ``offline`` allows :func:`bulk_load` to drop and rebuild indexes and keys (locking the tables); never while
+    the city runs."""
+    settings = settings or get_settings()
     n = int(good.sum())
     ids = _reserve_ids(session, n)
     id_text = ids.astype(str)
@@ -77,32 +79,42 @@ def copy_incidents(session: Session, columns: dict[str, Any], rows: np.ndarray, 
     status = _texts(c["status"][good])
     session.flush()
     connection = driver_connection(session)
-    with bulk_load(session, n, offline=offline), connection.cursor() as cursor:
+    teams = c["team_id"][good]
+    with bulk_load(session, n, offline=offline), keys_checked_once(
+        session, categories=set(c["category_code"][good].tolist()), teams={int(t) for t in np.unique(teams) if t >= 0},
+        users=set() if actor is None else {actor.id},
+    ), connection.cursor() as cursor:
         # Table and column names are ours (constants above), never user input.
         with cursor.copy(f"COPY incident ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN",
                          writer=QueuedLibpqWriter(cursor)) as copy:
-            _send(copy, _incident_columns(c, good, id_text, status, now_text, prefix), n, "copy incidents", progress)
+            _send(copy, _incident_columns(c, good, id_text, status, now_text, settings), n, "copy incidents", progress)
             # Formatted while PostgreSQL is still reading the incidents.
             events = _event_columns(rows[good], id_text, status, now_text, file_name, actor)
         with cursor.copy(f"COPY incident_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN",
                          writer=QueuedLibpqWriter(cursor)) as copy:
             _send(copy, events, n, "import events", progress)
+    # The rows are in (and an offline load's indexes and keys are back), in the caller's transaction: what is
+    # derived from incidents (rollups, evaluation facts) is brought up to date here, for ids[0]..ids[-1].
     progress("incident facts", 0, n)
     facts.refresh_for_ids(session, ids)  # the evaluation's copy of each case, after the indexes are back
     progress("incident facts", n, n)
+    # The map's tile cache keys on a data version its statement triggers move; the COPY ran with those
+    # triggers off (keys_checked_once), so the load moves it itself: a new tile shows the imported cases.
+    session.execute(text("SELECT wangge_bump_map_version('incident')"))
     return n
 
 
 def _incident_columns(c: dict[str, Any], good: np.ndarray, id_text: np.ndarray, status: np.ndarray,
-                      now_text: str, case_prefix: str) -> list[np.ndarray]:
+                      now_text: str, settings: Settings) -> list[np.ndarray]:
     """The values of ``INCIDENT_COLUMNS`` as COPY text, one array per column."""
     n = len(id_text)
     reported = c["reported_at"][good]
-    years = reported.dt.tz_convert(SHANGHAI).dt.year.to_numpy().astype(str)
+    # The case number as gis.incidents.service.case_number_head makes it: the year in the city's zone.
+    years = reported.dt.tz_convert(settings.zone).dt.year.to_numpy().astype(str)
     teams = c["team_id"][good]
     return [
         id_text,
-        np.char.add(np.char.add(f"{case_prefix}-", years), np.char.add("-", np.char.zfill(id_text, 6))),
+        np.char.add(np.char.add(f"{settings.case_prefix}-", years), np.char.add("-", np.char.zfill(id_text, 6))),
         _texts(c["category_code"][good]),
         _texts(c["description"][good]),
         _ewkb_points(c["x"][good], c["y"][good]),

@@ -136,7 +136,7 @@ def import_incidents(
                           unknown_categories=checked.unknown_categories, described=read.described)
     if good.any() and not (all_or_nothing and checked.refused):
         report.imported = copy_incidents(session, checked.columns, checked.rows, good, path.name, actor, now,
-                                         progress, offline=offline, case_prefix=settings.case_prefix)
+                                         progress, offline=offline, settings=settings)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -41,10 +41,10 @@ from gis.incidents.service import (
     MAX_DUPLICATES,
     Created,
     Nearby,
+    case_number_head,
     check_text,
     parse_source,
 )
-from gis.incidents.work_calendar import SHANGHAI
 from gis.models import SRID, Category, Incident, Source, Status, User
 from gis.models.incidents import FINAL_STATUSES, MAX_DESCRIPTION
 from gis.people.permissions import PERMISSIONS, Action
@@ -184,7 +184,7 @@ def report_by_id(
     margin_deg = degrees_for_metres(duplicate_radius_m, wy)
     rows = driver_connection(session).execute(STATEMENT, {
         "lon": wx, "lat": wy, "category": code,
-        "prefix": f"{settings.case_prefix}-{reported.astimezone(SHANGHAI).year}-",
+        "prefix": case_number_head(reported, settings),
         "description": text_value, "address": address_value, "source": source_value.value, "reporter": user_id,
         "roles": REPORTER_ROLES, "reported_at": reported, "now": now,
         "event_data": json.dumps({"source": source_value.value, "datum": str(datum)}),

@@ -32,7 +32,6 @@ from gis.incidents.location import (
     resolve_location,
 )
 from gis.incidents.photos import DEFAULT_MAX_BYTES, MAX_PHOTOS_PER_INCIDENT, CheckedPhoto, check_photo, store_photo
-from gis.incidents.work_calendar import SHANGHAI
 from gis.incidents.workflow import transition
 from gis.models import (
     SRID,
@@ -59,9 +58,17 @@ EARLIEST_REPORT = datetime(2000, 1, 1, tzinfo=UTC)
 (its public id would read JS-1-…)."""
 
 
-def public_id(incident_id: int, reported_at: datetime, prefix: str | None = None) -> str:
-    """``JS-2026-000123``: the settings' case prefix (or ``prefix``), the year in Beijing time, the id."""
-    return f"{prefix or get_settings().case_prefix}-{reported_at.astimezone(SHANGHAI).year}-{incident_id:06d}"
+def public_id(incident_id: int, reported_at: datetime, settings: Settings | None = None) -> str:
+    """``JS-2026-000123``: the settings' case prefix, the year of the report in the city's time zone, the id."""
+    return f"{case_number_head(reported_at, settings)}{incident_id:06d}"
+
+
+def case_number_head(reported_at: datetime, settings: Settings | None = None) -> str:
+    """``JS-2026-``: a case number up to its id. The year is the report's in the city's own time zone
+    (``Settings.timezone``), so a New York case of 31 December 23:30 is of that year, not of the next one in
+    Beijing. A case number always ends in its id (``gis.incidents.bulk_copy`` writes the same, vectorised)."""
+    settings = settings or get_settings()
+    return f"{settings.case_prefix}-{reported_at.astimezone(settings.zone).year}-"
 
 
 # -- checking input -------------------------------------------------------------------------------------
@@ -195,7 +202,7 @@ def create(
 
     incident_id = int(session.execute(text("SELECT nextval(pg_get_serial_sequence('incident', 'id'))")).scalar_one())
     incident = Incident(
-        id=incident_id, public_id=public_id(incident_id, reported, settings.case_prefix), category=category,
+        id=incident_id, public_id=public_id(incident_id, reported, settings), category=category,
         description=text_value,
         location=from_shape(Point(wx, wy), srid=SRID), address=address_value,
         source=source_value.value, reporter_id=reporter.id if reporter else None, cell_code=where.cell_code,

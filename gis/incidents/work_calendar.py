@@ -1,9 +1,10 @@
 """Working time: deadlines counted in working hours on an office calendar, not in wall-clock hours.
 
 A case dispatched on Friday at 17:00 with a 2-hour limit is due on Monday at 09:30, not on Friday at 19:00;
-one dispatched on the eve of the Spring Festival is due after the holiday. The calendar is Asia/Shanghai
-office hours (by default 08:30–12:00 and 14:30–17:30, Monday to Friday) with China's public holidays and
-make-up working days (调休) read from ``data/holidays_cn.csv``::
+one dispatched on the eve of the Spring Festival is due after the holiday. The calendar is office hours in
+the city's time zone (``WANGGE_TIMEZONE``, Asia/Shanghai for Jishou; by default 08:30–12:00 and 14:30–17:30,
+Monday to Friday) with China's public holidays and make-up working days (调休) read from
+``data/holidays_cn.csv``::
 
     date,kind,name
     2026-02-14,workday,春节调休上班     # a Saturday that is worked
@@ -23,9 +24,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gis.errors import InvalidInput
-from gis.settings import PROJECT_ROOT
+from gis.settings import PROJECT_ROOT, Settings, get_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+"""Jishou's zone, the default of ``Settings.timezone``; code that means the city's zone asks ``Settings.zone``."""
 HOLIDAYS_FILE = PROJECT_ROOT / "data" / "holidays_cn.csv"
 OFFICE_HOURS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(14, 30), time(17, 30)))
 MONDAY_TO_FRIDAY = frozenset(range(5))
@@ -104,7 +106,8 @@ class WorkCalendar:
             if self.is_working_day(day):
                 idle = 0
                 for start, end in self.periods:
-                    # Local wall times of a zone without DST (Asia/Shanghai) are unambiguous.
+                    # Office hours lie away from the small hours when zones with DST change their clocks,
+                    # so these wall times exist and are unambiguous in any zone.
                     period_start = datetime.combine(day, start, self.tz)
                     period_end = datetime.combine(day, end, self.tz)
                     if period_end <= moment:
@@ -140,15 +143,16 @@ def read_holidays(path: Path) -> tuple[frozenset[date], frozenset[date]]:
 
 
 @lru_cache(maxsize=8)
-def calendar_from_file(path: Path = HOLIDAYS_FILE) -> WorkCalendar:
-    """Office hours with the holidays of ``path`` (cached: the file is read once per process)."""
+def calendar_from_file(path: Path = HOLIDAYS_FILE, timezone: str = "Asia/Shanghai") -> WorkCalendar:
+    """Office hours in ``timezone`` with the holidays of ``path`` (cached: the file is read once per process)."""
     holidays, workdays = read_holidays(path)
-    return WorkCalendar(holidays=holidays, workdays=workdays)
+    return WorkCalendar(tz=ZoneInfo(timezone), holidays=holidays, workdays=workdays)
 
 
-def default_calendar() -> WorkCalendar:
-    """The shipped calendar: Asia/Shanghai office hours and ``data/holidays_cn.csv``."""
-    return calendar_from_file(HOLIDAYS_FILE)
+def default_calendar(settings: Settings | None = None) -> WorkCalendar:
+    """The shipped calendar: office hours in the city's time zone (the settings' ``timezone``) and
+    ``data/holidays_cn.csv``."""
+    return calendar_from_file(HOLIDAYS_FILE, (settings or get_settings()).timezone)
 
 
 def add_working_hours(start: datetime, hours: float, calendar: WorkCalendar | None = None) -> datetime:

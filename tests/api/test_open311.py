@@ -13,7 +13,10 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -21,10 +24,13 @@ import uvicorn
 from fastapi import FastAPI
 from georeport import GeoReport
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.main import create_app
+from gis.incidents import service as incidents
 from gis.models import Incident, User
 from gis.people import users
+from gis.settings import Settings
 from tests.api.test_incidents_api import image
 from tests.gis.conftest import COMMUNITY_A, INSIDE_A, INSIDE_B, StreetWorld, street_world
 
@@ -36,6 +42,20 @@ V2 = "/open311/v2"
 @pytest.fixture
 def server(app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn on a free loopback port, for clients that open their own connections."""
+    with serving(app) as base:
+        yield base
+
+
+@pytest.fixture
+def new_york_server(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[str]:
+    """The same, for a deployment in New York (``WANGGE_TIMEZONE=America/New_York``)."""
+    with serving(create_app(settings.model_copy(update={"timezone": "America/New_York"}),
+                            sessions=sessions)) as base:
+        yield base
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -130,6 +150,18 @@ def test_a_request_is_filed_with_an_api_key_and_followed_with_the_client(server,
         assert case["status"] == "open" and case["service_code"] == "09006"
         assert float(case["lat"]) == pytest.approx(INSIDE_A[1]) and float(case["long"]) == pytest.approx(INSIDE_A[0])
         assert case["requested_datetime"].endswith("+08:00")
+
+
+def test_times_carry_the_city_s_own_offset(new_york_server, db, street_world, settings) -> None:
+    new_york = settings.model_copy(update={"timezone": "America/New_York"})
+    reported = datetime(2026, 12, 31, 23, 30, tzinfo=ZoneInfo("America/New_York"))
+    incident = incidents.create(db, category_code="09006", lon=INSIDE_A[0], lat=INSIDE_A[1],
+                                reporter=street_world.grid_worker, reported_at=reported,
+                                now=reported + timedelta(hours=1), settings=new_york).incident
+    db.flush()
+    case = GeoReport(f"{new_york_server}{V2}").get_service_request(incident.public_id)
+    assert case["service_request_id"] == f"JS-2026-{incident.id:06d}"  # 2027 in Beijing
+    assert case["requested_datetime"] == "2026-12-31T23:30:00-05:00"
 
 
 def test_a_filed_request_answers_in_xml_when_asked(server, key) -> None:

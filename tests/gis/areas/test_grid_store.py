@@ -206,3 +206,34 @@ def test_an_imported_grid_with_an_overlap_and_a_stray_cell_names_each_and_writes
     assert errors[f"cell {SQUARE_CODE}002"] == f"overlaps cell {SQUARE_CODE}003 by 2,500.0 m²"
     assert len(raised.value.errors) == 4
     assert cells_of(db) == []
+
+
+def test_an_imported_grid_follows_the_code_scheme_of_the_city(db: Session, settings: Settings, tmp_path: Path) -> None:
+    """Under ``any`` a community's id is not 12 digits (New York's community district 311) and its cells are
+    ``311-001``; the 15-digit rule of the national scheme would refuse every one of them."""
+    any_scheme = settings.model_copy(update={"code_scheme": "any"})
+    add_community(db, "311", rect(0, 0, 300, 300), name="Brooklyn CD 11")
+    rows = [(f"311-{n:03d}", rect(x, 0, x + 100, 300)) for n, x in ((1, 0), (2, 100), (3, 200))]
+    path = write_cells(tmp_path / "cells.gpkg", [*rows, ("311001", rect(0, 0, 10, 10))])
+
+    with pytest.raises(ValidationFailed) as raised:
+        grid_import.import_grid(db, path, settings=any_scheme)
+    [error] = raised.value.errors
+    assert error.feature == "cell 311001 (row 4)" and "is not a community id, '-' and a number" in error.message
+    assert "311-042" in error.fix
+
+    report = grid_import.import_grid(db, write_cells(tmp_path / "good.gpkg", rows), settings=any_scheme)
+
+    assert (report.communities, report.cells) == (1, 3) and report.warnings == []
+    assert [code for code, *_ in cells_of(db, "311")] == ["311-001", "311-002", "311-003"]
+
+
+def test_an_imported_grid_may_carry_the_long_numbers_of_a_big_community(
+    db: Session, settings: Settings, tmp_path: Path
+) -> None:
+    add_two_communities(db)
+    rows = [(f"{SQUARE_CODE}{n:04d}", rect(x, 0, x + 100, 300)) for n, x in ((1, 0), (2, 100), (3, 200))]
+
+    report = grid_import.import_grid(db, write_cells(tmp_path / "long.gpkg", rows), settings=settings)
+
+    assert report.cells == 3 and [code for code, *_ in cells_of(db, SQUARE_CODE)] == [code for code, _ in rows]

@@ -59,3 +59,23 @@ def test_a_cell_number_that_does_not_fit_its_digits_is_refused() -> None:
 @pytest.mark.parametrize("parent", [{"adcode": 433100}, '{ "adcode": 433100 }'])
 def test_a_datav_parent_object_gives_its_adcode(parent: object) -> None:
     assert CodeScheme.adcode.normalise(parent) == "433100000000"
+
+
+@pytest.mark.parametrize(("scheme", "cell", "community"), [
+    (CodeScheme.cn, "433101004003001", "433101004003"),
+    (CodeScheme.cn, "4331010040030001", "433101004003"),  # a long sequence
+    (CodeScheme.cn, "43310100400301", None),
+    (CodeScheme.cn, "433101004003OO1", None),
+    (CodeScheme.adcode, "433101000000017", "433101000000"),
+    (CodeScheme.any, "311-042", "311"),
+    (CodeScheme.any, "BK-03-0042", "BK-03"),
+    (CodeScheme.any, "311042", None),
+    (CodeScheme.any, "-042", None),
+    (CodeScheme.any, "311-42", None),
+])
+def test_a_cell_code_names_its_community_in_every_scheme(scheme: CodeScheme, cell: str, community: str | None) -> None:
+    assert scheme.community_of_cell(cell) == community
+    assert (scheme.cell_problem(cell) is None) == (community is not None)
+    if community is not None:
+        assert scheme.cell_code(community, 42) == {"cn": "433101004003042", "adcode": "433101000000042",
+                                                    "any": f"{community}-042"}[scheme.value]

@@ -329,6 +329,19 @@ def test_times_without_a_zone_are_read_in_the_time_zone_asked_for(
     assert stored.reported_at == datetime(2017, 1, 6, 2, 15, tzinfo=UTC)  # 21:15 EST is 02:15 UTC next day
 
 
+def test_a_case_number_takes_the_year_in_the_city_s_time_zone(
+    db: Session, street_world: StreetWorld, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path, [good(reported_at="2026-12-31 23:30", closed_at="", status="")])
+    settings = Settings(database_url="postgresql://unused/unused", timezone="America/New_York", case_prefix="NYC")
+
+    import_incidents(db, path, now=datetime(2027, 1, 2, tzinfo=UTC), settings=settings)
+
+    stored = db.scalar(select(Incident))
+    assert stored is not None and stored.reported_at == datetime(2027, 1, 1, 4, 30, tzinfo=UTC)
+    assert stored.public_id == f"NYC-2026-{stored.id:06d}"  # the year in New York, not in Beijing (2027)
+
+
 def test_the_settings_time_zone_is_the_default_for_naive_times(
     db: Session, street_world: StreetWorld, tmp_path: Path
 ) -> None:
@@ -387,3 +400,15 @@ def test_an_open311_requests_dump_of_another_system_is_a_source(
         "closed", "09006", "乾州路 1 号", COMMUNITY_A)
     assert first.closed_at == datetime(2025, 6, 2, 2, 0, tzinfo=UTC)
     assert (second.status, second.community_code, second.closed_at) == ("reported", COMMUNITY_B, None)
+
+
+
+def test_ids_and_case_numbers_follow_the_file(db: Session, street_world: StreetWorld, tmp_path: Path) -> None:
+    rows = [good(lon=INSIDE_B[0], lat=INSIDE_B[1]), good(), good(lon=INSIDE_B[0], lat=INSIDE_B[1]), good()]
+    import_incidents(db, write_csv(tmp_path, rows), now=NOW)
+
+    stored = db.execute(select(Incident.id, Incident.public_id, Incident.community_code, IncidentEvent.data)
+                        .join(IncidentEvent, IncidentEvent.incident_id == Incident.id).order_by(Incident.id)).all()
+    assert [data["row"] for *_, data in stored] == [2, 3, 4, 5]  # the file's data rows, in id order
+    assert [community for _, _, community, _ in stored] == [COMMUNITY_B, COMMUNITY_A, COMMUNITY_B, COMMUNITY_A]
+    assert [public_id for _, public_id, *_ in stored] == sorted(public_id for _, public_id, *_ in stored)

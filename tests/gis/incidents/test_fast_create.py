@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from gis.incidents import fast_create, workflow
 from gis.incidents import service as incidents
 from gis.models import Category, Incident, IncidentEvent, Role, Source, Status
-from gis.settings import PROJECT_ROOT
+from gis.settings import PROJECT_ROOT, Settings
 from gis.spatial.crs import InputDatum, wgs84_to_gcj02
 from tests.gis.conftest import COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld
 
@@ -93,6 +94,17 @@ def test_the_public_id_is_the_beijing_year_and_the_padded_internal_number(db: Se
     assert incident.reported_at == reported
     stored = incidents.get_or_raise(db, incident.public_id)
     assert stored.id == incident.id and incident not in db  # detached, as if loaded by a closed session
+
+
+def test_the_public_id_takes_the_year_in_the_city_s_time_zone(db: Session, street_world, settings: Settings) -> None:
+    new_york = settings.model_copy(update={"timezone": "America/New_York"})
+    reported = datetime(2026, 12, 31, 23, 30, tzinfo=ZoneInfo("America/New_York"))  # 2027-01-01 04:30 UTC
+    result = fast_create.report_by_id(db, user_id=street_world.grid_worker.id, category_code="09006",
+                                      lon=INSIDE_A[0], lat=INSIDE_A[1], reported_at=reported,
+                                      now=reported + timedelta(hours=1), settings=new_york)
+    assert result is not None
+    incident = result[1].incident
+    assert incident.public_id == incidents.public_id(incident.id, reported, new_york) == f"JS-2026-{incident.id:06d}"
 
 
 def test_the_returned_case_needs_no_further_query_for_its_category(db: Session, street_world) -> None:

@@ -1,5 +1,6 @@
 import math
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -9,6 +10,7 @@ from gis.errors import Forbidden, InvalidInput, NotFound
 from gis.incidents import service as incidents
 from gis.incidents import workflow
 from gis.models import Incident, IncidentEvent, Status
+from gis.settings import Settings
 from gis.spatial.crs import InputDatum, wgs84_to_gcj02
 from tests.gis.conftest import COMMUNITY_A, COMMUNITY_B, INSIDE_A, INSIDE_B, StreetWorld
 
@@ -50,6 +52,16 @@ def test_the_public_id_carries_the_year_of_the_report_and_the_internal_number(db
     assert incident.public_id == f"JS-2026-{incident.id:06d}"
     assert incidents.get_or_raise(db, incident.public_id.lower()) is incident
     assert incidents.get_or_raise(db, str(incident.id)) is incident
+
+
+def test_the_year_of_a_case_number_is_the_city_s_own(db: Session, street_world, settings: Settings) -> None:
+    new_york = settings.model_copy(update={"timezone": "America/New_York", "case_prefix": "NYC"})
+    reported = datetime(2026, 12, 31, 23, 30, tzinfo=ZoneInfo("America/New_York"))  # 2027 in UTC and in Beijing
+    incident = incidents.create(db, category_code="09006", lon=INSIDE_A[0], lat=INSIDE_A[1],
+                                reporter=street_world.grid_worker, reported_at=reported,
+                                now=reported + timedelta(hours=1), settings=new_york).incident
+    assert incident.public_id == f"NYC-2026-{incident.id:06d}"
+    assert incidents.public_id(incident.id, reported, settings) == f"JS-2027-{incident.id:06d}"  # Jishou's year
 
 
 def test_a_gcj02_position_is_converted_to_wgs84_before_it_is_located(db: Session, street_world) -> None:

@@ -1,10 +1,12 @@
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from gis.errors import InvalidInput
 from gis.incidents.work_calendar import SHANGHAI, WorkCalendar, add_working_hours, default_calendar, read_holidays
+from gis.settings import Settings
 
 PLAIN = WorkCalendar()  # office hours, no holidays
 
@@ -48,6 +50,15 @@ def test_the_shipped_calendar_knows_the_2026_spring_festival_and_its_make_up_day
     # Friday 13 Feb 17:00 + 2 h: 30 min on Friday, 1.5 h on make-up Saturday the 14th; then nine days off.
     assert add_working_hours(at("2026-02-13", 17), 2) == at("2026-02-14", 10)
     assert add_working_hours(at("2026-02-14", 17), 2) == at("2026-02-24", 10)
+
+
+def test_the_shipped_calendar_keeps_office_hours_in_the_city_s_time_zone(settings: Settings) -> None:
+    new_york = ZoneInfo("America/New_York")
+    calendar = default_calendar(settings.model_copy(update={"timezone": "America/New_York"}))
+    assert calendar.tz == new_york and default_calendar(settings).tz == SHANGHAI
+    # Friday 17:00 + 2 h in New York: 30 min on Friday, 1.5 h on Monday, across the change to summer time.
+    due = calendar.add_working_hours(datetime(2026, 3, 6, 17, 0, tzinfo=new_york), 2)
+    assert due.astimezone(UTC) == datetime(2026, 3, 9, 14, 0, tzinfo=UTC)  # 10:00 EDT (UTC-4)
 
 
 def test_working_hours_between_counts_what_add_working_hours_added() -> None:
