@@ -8,6 +8,7 @@ legend from this answer and colours each tile's features by it, so the legend an
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -55,12 +56,19 @@ def command_map_page(session: SessionDep, layers: LayersDep, settings: SettingsD
 
 
 def _breaks(raw: str | None) -> list[float]:
+    """The user's class bounds: at most MAX_CLASSES finite numbers (a legend has no more classes than that)."""
     if not raw:
         return []
+    parts = [part for part in raw.split(",") if part.strip()]
+    if len(parts) > MAX_CLASSES:
+        raise InvalidInput(f"breaks: at most {MAX_CLASSES} bounds, got {len(parts)}")
     try:
-        return [float(part) for part in raw.split(",") if part.strip()]
+        bounds = [float(part) for part in parts]
     except ValueError:
         raise InvalidInput("breaks: give numbers separated by commas, e.g. 1,5,10,20") from None
+    if not all(math.isfinite(b) for b in bounds):
+        raise InvalidInput("breaks: every bound must be a finite number")
+    return bounds
 
 
 @router.get("/api/v1/map/classes", operation_id="map_classes", dependencies=[Depends(forbid_extra_query)],

@@ -104,11 +104,14 @@ def day(session: Session, *, user: User, on: datetime) -> Day:
     local = on.astimezone(SHANGHAI)
     lo = datetime(local.year, local.month, local.day, tzinfo=SHANGHAI)
     hi = lo + timedelta(days=1)
-    patrols = list(session.scalars(select(Patrol).where(
-        Patrol.user_id == user.id, Patrol.started_at >= lo, Patrol.started_at < hi).order_by(Patrol.id)))
-    ids = [p.id for p in patrols]
-    if not ids:
+    # The day's patrols stay in SQL (a subquery), never a list in memory: a worker who starts and stops all
+    # day costs this answer no more than one who patrols once.
+    todays = (Patrol.user_id == user.id, Patrol.started_at >= lo, Patrol.started_at < hi)
+    count, still_open = session.execute(select(
+        func.count(), func.max(Patrol.id).filter(Patrol.ended_at.is_(None))).where(*todays)).one()
+    if not count:
         return Day(0, None, 0, 0.0, [])
+    ids = select(Patrol.id).where(*todays).scalar_subquery()
     points = session.scalar(select(func.count()).where(PatrolPoint.patrol_id.in_(ids))) or 0
     lines = (select(func.ST_MakeLine(aggregate_order_by(PatrolPoint.geom, PatrolPoint.at)).label("line"))
              .where(PatrolPoint.patrol_id.in_(ids)).group_by(PatrolPoint.patrol_id).subquery())
@@ -117,5 +120,4 @@ def day(session: Session, *, user: User, on: datetime) -> Day:
     cells = list(session.scalars(
         select(GridCell.code).join(visited, func.ST_Intersects(GridCell.geom, visited.c.geom))
         .group_by(GridCell.code).order_by(GridCell.code).limit(1000)))
-    still_open = next((p.id for p in reversed(patrols) if p.ended_at is None), None)
-    return Day(len(patrols), still_open, int(points), round(float(metres or 0.0), 1), cells)
+    return Day(int(count), still_open, int(points), round(float(metres or 0.0), 1), cells)

@@ -58,7 +58,8 @@ def test_a_grid_workers_classes_count_only_their_cases(
 
 @pytest.mark.parametrize(("params", "field"), [
     ({"field": "code"}, "field"), ({"scheme": "pretty"}, "scheme"), ({"scheme": "user", "breaks": "a"}, "breaks"),
-    ({"scheme": "user"}, "breaks"), ({"k": 12}, "k"), ({"bbox": None}, "bbox"), ({"z": None}, "z"),
+    ({"scheme": "user"}, "breaks"), ({"scheme": "user", "breaks": ",".join(["1"] * 10_000)}, "breaks"),
+    ({"scheme": "user", "breaks": "1,inf"}, "breaks"), ({"k": 12}, "k"), ({"bbox": None}, "bbox"), ({"z": None}, "z"),
     ({"layer": "nope"}, None),
 ])
 def test_bad_class_requests_are_4xx_naming_the_field(
