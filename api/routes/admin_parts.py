@@ -35,12 +35,15 @@ def _admin(user: User) -> None:
     permissions.require(user, Action.admin_users)
 
 
+PAGE_USERS = 500  # users listed on the page, by username; the CLI (`wangge users list`) lists them all
+
+
 def _page(session: Session, me: User, message: str | None = None, key: str | None = None, **extra: Any) -> HTMLResponse:
+    shown = users.list_users(session, limit=PAGE_USERS)
     html = page_templates.get_template("parts/admin.html").render(
-        users=users.list_users(session), teams=users.list_teams(session), roles=ROLE_ZH, message=message, key=key,
-        keys=users.list_api_keys(session), me=me,
-        cells={u.id: users.user_cell_codes(session, u) for u in users.list_users(session)
-               if u.role == Role.grid_worker}, **extra)
+        users=shown, total_users=users.count_users(session), teams=users.list_teams(session), roles=ROLE_ZH,
+        message=message, key=key, keys=users.list_api_keys(session), me=me,
+        cells=users.cell_counts(session, [u.id for u in shown if u.role == Role.grid_worker]), **extra)
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 

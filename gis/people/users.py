@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from gis.errors import Conflict, InvalidInput, NotFound, Unauthenticated
@@ -94,8 +94,14 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def list_users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).options(selectinload(User.team)).order_by(User.username)))
+def list_users(session: Session, *, limit: int | None = None) -> list[User]:
+    """Users by username; ``limit`` bounds a page's list (the CLI lists them all)."""
+    query = select(User).options(selectinload(User.team)).order_by(User.username)
+    return list(session.scalars(query if limit is None else query.limit(limit)))
+
+
+def count_users(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
 
 
 def set_active(session: Session, user: User, active: bool, *, by: User | None = None) -> User:
@@ -263,6 +269,13 @@ def assign_cells(session: Session, user: User, cell_codes: Iterable[str]) -> lis
     session.add_all(GridCellWorker(cell_code=c, user_id=user.id) for c in new)
     session.flush()
     return new
+
+
+def cell_counts(session: Session, user_ids: list[int]) -> dict[int, int]:
+    """How many cells each of ``user_ids`` patrols, in one query (a page of users, not one query each)."""
+    rows = session.execute(select(GridCellWorker.user_id, func.count()).where(GridCellWorker.user_id.in_(user_ids))
+                           .group_by(GridCellWorker.user_id))
+    return {int(user_id): int(n) for user_id, n in rows.tuples()}
 
 
 def user_cell_codes(session: Session, user: User) -> list[str]:

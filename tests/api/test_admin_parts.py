@@ -76,3 +76,21 @@ def test_an_admin_disables_a_user_and_revokes_a_key_from_the_page_but_never_disa
     assert myself.status_code == 422 and db.get(User, me.id).is_active
     assert client.post(f"/app/admin/users/{worker.username}/active", data={"active": "no"},
                        headers=auth_headers(make_user(Role.supervisor))).status_code == 403
+
+
+def test_the_page_lists_a_bounded_page_of_users_with_their_cells_counted(
+    client: TestClient, db: Session, make_user, auth_headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.routes import admin_parts
+
+    add_world(db)
+    admin = auth_headers(make_user(Role.admin, username="a-admin"))
+    worker = make_user(Role.grid_worker, username="b-worker")
+    users.assign_cells(db, worker, WORLD_CELLS[:3])
+    make_user(Role.officer, username="c-officer")
+    monkeypatch.setattr(admin_parts, "PAGE_USERS", 2)
+    page = client.get("/app/admin", headers=admin).text
+    assert page.count("<tr data-username=") == 2 and "c-officer" not in page
+    assert '<span class="wg-count">3</span>' in page and "按用户名显示前 2 个" in page
+    row = page.split('data-username="b-worker"')[1].split("</tr>")[0]
+    assert "<td>3</td>" in row
