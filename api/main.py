@@ -96,8 +96,8 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(categories.router)
     app.include_router(facilities.router)
-    # The create first: its route came first when it lived in api.routes.incidents, and a 405's Allow header
-    # names the methods of the first route whose path matches.
+    # A 405's Allow names every method of the resource, read from the OpenAPI document
+    # (api.errors.allowed_methods), so the order of these routers no longer decides it.
     app.include_router(incident_create.router)
     app.include_router(incidents.router)
     app.include_router(open311.router)
