@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.main import create_app
 from gis import migrate
 from gis.db import make_engine, normalise_url
+from gis.evaluation import facts
 from gis.incidents.categories import load_categories
 from gis.models import GridCell, Incident
 from gis.people import users
@@ -115,6 +116,9 @@ def _seed(session: Session) -> None:
             )
         )
     session.flush()
+    # Written straight into the table, as a dump or a script would: their evaluation facts are made the way
+    # `wangge evaluation rebuild-facts` makes them for such data (the service's paths keep their own).
+    facts.rebuild(session)
 
 
 @pytest.fixture(scope="session")
