@@ -47,7 +47,8 @@ def test_a_patrol_walks_two_cells_and_the_page_and_the_server_agree(walker, brow
     page.context.set_geolocation({"longitude": 109.7015, "latitude": 28.2506, "accuracy": 8})
     page.wait_for_function("window.wanggeWorker.patrol.buffer.length >= 2")
     page.click("#wg-patrol")  # stop: what is buffered is sent first
-    page.locator("#wg-patrol-state", has_text="已覆盖 2 个网格").wait_for()
+    # "今日巡查" is written only after the stop's answer; "巡查中 · 已覆盖 …" may show first, from a send.
+    page.locator("#wg-patrol-state", has_text="今日巡查 · 已覆盖 2 个网格").wait_for()
     assert page.locator("path.wg-patrol-route").count() == 1
 
     browser_db.expire_all()
