@@ -19,6 +19,7 @@ from gis.evaluation import hotspots
 from gis.evaluation.periods import Period
 from gis.incidents import photos, workflow
 from gis.incidents import service as incidents
+from gis.incidents.work_calendar import SHANGHAI
 from gis.models import User
 from tests.browser.conftest import CELL_SPANS, OTHER_CELLS, PHONE
 from tests.factories import add_user, default_team
@@ -90,8 +91,11 @@ def test_the_centre_logs_in_and_sees_rankings_trends_categories_and_hotspots(
     page.wait_for_selector("body[data-loaded=true]")
     # The default is last week; the seeded cases were reported two days ago: ask for the last fortnight.
     filters = page.locator("#db-filters")
-    filters.locator("input[name=from]").fill((date.today() - timedelta(days=14)).isoformat())
-    filters.locator("input[name=to]").fill((date.today() + timedelta(days=1)).isoformat())
+    # Dates are the city's (Beijing): the machine's UTC date would end the span before now from 16:00 UTC on,
+    # and a case due since 3 hours ago would not be overdue yet as of that end.
+    today = datetime.now(SHANGHAI).date()
+    filters.locator("input[name=from]").fill((today - timedelta(days=14)).isoformat())
+    filters.locator("input[name=to]").fill((today + timedelta(days=1)).isoformat())
     page.evaluate("document.body.dataset.loaded = ''")
     filters.locator("button[type=submit]").click()
     page.wait_for_selector("body[data-loaded=true]")
